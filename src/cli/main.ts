@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+/**
+ * Entry point: parse the command line, run the command, map errors to exit statuses
+ * (0 ok, 1 build failed, 2 usage/configuration, 130 interrupted), clean up on Ctrl-C.
+ */
+import { readFileSync } from 'node:fs';
+import { CommanderError } from 'commander';
+import { removeTempsSync } from '../util/cleanup.js';
+import { ExitCode, InterruptedError, isAvocadoError, BuildError } from '../util/errors.js';
+import { buildProgram } from './program.js';
+import { Reporter } from './reporter.js';
+
+export interface CommandContext {
+  readonly signal: AbortSignal;
+  readonly cwd: string;
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /** Set by the command once it knows --json / --verbose, so that errors are reported the same way. */
+  reporter: Reporter;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+const COMMANDS: Record<string, () => Promise<{ default: (ctx: CommandContext, args: unknown[]) => Promise<void> }>> = {
+  'ext-image': () => import('./commands/ext-image.js'),
+  'ext-build': () => import('./commands/ext-build.js'),
+  completion: () => import('./commands/completion.js'),
+};
+
+async function main(argv: string[]): Promise<number> {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts++;
+    if (interrupts > 1) {
+      // Second Ctrl-C: stop waiting for children to wind down.
+      removeTempsSync();
+      process.exit(ExitCode.interrupted);
+    }
+    controller.abort(new InterruptedError(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  const ctx: CommandContext = {
+    signal: controller.signal,
+    cwd: process.cwd(),
+    env: process.env,
+    reporter: new Reporter({ json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v') }),
+  };
+  const program = buildProgram(packageVersion(), async (name, args) => {
+    const mod = await COMMANDS[name]!();
+    await mod.default(ctx, args);
+  });
+  for (const cmd of allCommands(program)) {
+    cmd.exitOverride();
+    cmd.configureOutput({ outputError: (str) => ctx.reporter.error(str.trim().replace(/^error: /, '')) });
+  }
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return ExitCode.ok;
+  } catch (e) {
+    return report(e, ctx);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function allCommands(cmd: import('commander').Command): import('commander').Command[] {
+  return [cmd, ...cmd.commands.flatMap(allCommands)];
+}
+
+function report(e: unknown, ctx: CommandContext): number {
+  const r = ctx.reporter;
+  if (e instanceof CommanderError) {
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+    // commander has printed the message already
+    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.message.replace(/^error: /, ''), exitCode: ExitCode.usage } });
+    return ExitCode.usage;
+  }
+  if (ctx.signal.aborted && !(isAvocadoError(e) && e.exitCode !== ExitCode.interrupted)) {
+    r.error('interrupted; temporary files removed, previous image unchanged');
+    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: 'interrupted', exitCode: ExitCode.interrupted } });
+    return ExitCode.interrupted;
+  }
+  if (isAvocadoError(e)) {
+    r.error(e.line, e instanceof BuildError ? e.details : undefined, r.verboseOn ? e.stack : undefined);
+    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.line, exitCode: e.exitCode, ...(e instanceof BuildError && e.details ? { details: e.details } : {}) } });
+    return e.exitCode;
+  }
+  const err = e as NodeJS.ErrnoException;
+  const what = err?.code && err.path ? `${err.code} on ${err.path}` : err?.message ?? String(e);
+  r.error(`internal error: ${what}${r.verboseOn ? '' : ' (run with --verbose for the stack)'}`, undefined, r.verboseOn ? err?.stack : undefined);
+  if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: String(err?.message ?? e), exitCode: ExitCode.buildFailed } });
+  return ExitCode.buildFailed;
+}
+
+const code = await main(process.argv.slice(2));
+process.exitCode = code;

@@ -1,0 +1,129 @@
+/**
+ * The command tree: every command, option and help text in one place, read by the parser, by
+ * `--help` and by `completion`. Command implementations load lazily from ./commands/.
+ */
+import { Argument, Command, Option } from 'commander';
+import { ENGINE_NAMES } from '../engines/engine.js';
+import { FILESYSTEMS } from '../formats/filesystems.js';
+import { SDK_ARCH_VALUES } from './options.js';
+
+export interface GlobalOptions {
+  volume?: string;
+  color?: boolean;
+}
+
+export interface ExtCommonOptions extends GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  extension?: string;
+  target?: string;
+  json?: boolean;
+}
+
+export interface ExtImageOptions extends ExtCommonOptions {
+  out?: string;
+  engine?: string;
+  containerArg: string[];
+  dnfArg: string[];
+  runsOn?: string;
+  nfsPort?: string;
+  sdkArch?: string;
+}
+
+export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
+
+/** Values offered by shell completion for options whose values are checked by hand. */
+export const OPTION_VALUES: Readonly<Record<string, readonly string[]>> = {
+  '--sdk-arch': SDK_ARCH_VALUES,
+};
+
+const collect = (value: string, previous: string[]) => [...previous, value];
+
+function extCommon(cmd: Command): Command {
+  return cmd
+    .argument('[NAME]', 'extension name, as under extensions: in avocado.yaml')
+    .option('-C, --config <CONFIG>', 'path to avocado.yaml (default: avocado.yaml in the current directory or above)')
+    .option('-e, --extension <EXTENSION>', 'extension name (same as NAME)')
+    .option('-t, --target <TARGET>', 'target to build for (default: $AVOCADO_TARGET, then default_target)')
+    .option('-v, --verbose', 'list excluded paths and show tool output')
+    .option('--json', 'print one JSON object with the result on stdout');
+}
+
+const FILESYSTEM_HELP = FILESYSTEMS.map(
+  (f) => `  ${f.value.padEnd(13)} ${f.description}${f.unavailable ? ' (not available yet)' : `; kernel ≥ ${f.kernelMin}`}`,
+).join('\n');
+
+const EXIT_HELP = `
+Exit status: 0 success, 1 build failed, 2 usage or configuration error, 130 interrupted.`;
+
+export function buildProgram(version: string, run: (name: string, args: unknown[]) => Promise<void>): Command {
+  const program = new Command('avocado')
+    .description('Build reproducible systemd-sysext / systemd-confext images from Avocado extension sysroots')
+    .version(version, '-V, --version', 'print the version')
+    .option('--volume <DIR>', 'state directory holding sysroots and images (default: $AVOCADO_VOLUME, else _avocado/ next to avocado.yaml)')
+    .option('--no-color', 'no colours (also: NO_COLOR=1)')
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', `
+Examples:
+  avocado ext build my-app               write overlay and release files into the sysroot
+  avocado ext image my-app               build <volume>/<target>/output/extensions/my-app-<version>.raw
+  avocado ext image my-app --out dist    ...and copy it to dist/
+  avocado completion bash > /etc/bash_completion.d/avocado
+${EXIT_HELP}`);
+
+  const ext = program.command('ext').description('work with extensions');
+
+  extCommon(
+    ext
+      .command('image')
+      .description('Create a squashfs or EROFS image from an extension sysroot')
+      .option('--out <OUT_DIR>', 'also copy the image to OUT_DIR/<name>-<version>.raw (relative to the current directory)')
+      .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then tools)').choices(ENGINE_NAMES))
+      .option('--container-arg <ARG>', 'extra argument for the SDK container (repeatable; container engine)', collect, [])
+      .option('--dnf-arg <ARG>', 'extra argument for dnf in the SDK container (repeatable; container engine)', collect, [])
+      .option('--runs-on <USER@HOST>', 'run the build on a remote host over SSH (container engine)')
+      .option('--nfs-port <PORT>', 'port of the NFS server for --runs-on (default: first free in 12050-12099)')
+      .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
+  )
+    .addHelpText('after', `
+The sysroot <volume>/<target>/extensions/<NAME>/ becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
+Excluded: var/lib/rpm, var/lib/dnf, var/cache/dnf, dnf's logs, and the extension's var_files globs.
+Every entry is owned by root and stamped with source_date_epoch (default 0).
+
+filesystem: values (extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
+${FILESYSTEM_HELP}
+
+Examples:
+  avocado ext image my-app
+  avocado ext image my-app -t raspberrypi4 --out dist
+  avocado ext image -C path/to/avocado.yaml my-app --json
+  AVOCADO_VOLUME=/srv/avocado avocado ext image my-app --verbose
+${EXIT_HELP}`)
+    .action((...args: unknown[]) => run('ext-image', args));
+
+  extCommon(ext.command('build').description('Write an extension\'s overlay and extension-release files into its sysroot'))
+    .addHelpText('after', `
+Copies the extension's overlay directory into <volume>/<target>/extensions/<NAME>/ and writes
+usr/lib/extension-release.d/extension-release.<NAME>-<version> (sysext) and/or
+etc/extension-release.d/extension-release.<NAME>-<version> (confext), as the Avocado CLI does.
+Installing packages needs the Avocado SDK and is not done here.
+
+Examples:
+  avocado ext build my-app
+  avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
+${EXIT_HELP}`)
+    .action((...args: unknown[]) => run('ext-build', args));
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .addArgument(new Argument('<SHELL>', 'bash, zsh or fish').choices(COMPLETION_SHELLS))
+    .addHelpText('after', `
+Examples:
+  avocado completion bash > /etc/bash_completion.d/avocado
+  avocado completion zsh > "\${fpath[1]}/_avocado"
+  avocado completion fish > ~/.config/fish/completions/avocado.fish`)
+    .action((...args: unknown[]) => run('completion', args));
+
+  return program;
+}

@@ -1,0 +1,111 @@
+/**
+ * What `ext image` and `ext build` read from avocado.yaml, validated with zod. Every issue is
+ * reported at the line of the node it concerns (see `validate`).
+ */
+import semver from 'semver';
+import { z } from 'zod';
+import { FILESYSTEMS, filesystemInfo } from '../formats/filesystems.js';
+import { ConfigError, type ConfigLocation } from '../util/errors.js';
+import { dottedPath, locationOf, nodeAt, toPlain, type CNode } from './tree.js';
+
+/** Names that become file and directory names: no separators, no leading dot or dash. */
+export const SAFE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9_.+@-]*$/;
+
+const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
+const stringOrList = z.union([z.string(), stringList], { error: 'must be a string or a list of strings' });
+
+export const EXTENSION_TYPES = ['sysext', 'confext'] as const;
+export type ExtensionType = (typeof EXTENSION_TYPES)[number];
+
+const filesystemValue = z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
+  const info = filesystemInfo(v);
+  if (!info)
+    ctx.addIssue({ code: 'custom', message: `unknown filesystem '${v}'; expected one of ${FILESYSTEMS.filter((f) => !f.unavailable).map((f) => f.value).join(', ')}` });
+  else if (info.unavailable) ctx.addIssue({ code: 'custom', message: `filesystem '${v}' is not available yet: ${info.unavailable}` });
+});
+
+export const extensionSchema = z.looseObject({
+  version: z
+    .unknown()
+    .superRefine((v, ctx) => {
+      if (v === undefined || v === null) ctx.addIssue({ code: 'custom', message: 'is required: give the extension a semver version, e.g. version: "1.0.0"' });
+      else if (typeof v === 'number') ctx.addIssue({ code: 'custom', message: `is a YAML number; quote it as a string with MAJOR.MINOR.PATCH, e.g. version: "${semverHint(v)}"` });
+      else if (typeof v !== 'string') ctx.addIssue({ code: 'custom', message: 'must be a quoted semver string, e.g. "1.0.0"' });
+      else if (semver.valid(v) !== v)
+        ctx.addIssue({ code: 'custom', message: `'${v}' is not a semantic version: use MAJOR.MINOR.PATCH with optional -pre-release and +build, e.g. "1.0.0", "2.1.3-rc.1"` });
+    })
+    .transform((v) => v as string),
+  filesystem: filesystemValue.optional(),
+  types: z
+    .array(z.enum(EXTENSION_TYPES, { error: 'must be sysext or confext' }), { error: 'must be a list: [sysext], [confext] or [sysext, confext]' })
+    .min(1, 'must name at least one of sysext, confext')
+    .refine((t) => new Set(t).size === t.length, 'lists a type twice')
+    .optional(),
+  var_files: stringList.optional(),
+  overlay: z
+    .union(
+      [
+        z.string(),
+        z.looseObject({
+          dir: z.string({ error: 'must be a string' }).optional(),
+          mode: z.enum(['merge', 'opaque'], { error: 'must be merge or opaque' }).optional(),
+        }),
+      ],
+      { error: 'must be a directory name or {dir, mode: merge|opaque}' },
+    )
+    .optional(),
+  enable_services: stringList.optional(),
+  modprobe: stringList.optional(),
+  on_merge: stringOrList.optional(),
+  on_unmerge: stringOrList.optional(),
+  reload_service_manager: z.boolean({ error: 'must be true or false' }).optional(),
+  scopes: stringList.optional(),
+  sysext_scopes: stringList.optional(),
+  confext_scopes: stringList.optional(),
+});
+export type ExtensionFields = z.infer<typeof extensionSchema>;
+
+export const projectSchema = z.looseObject({
+  source_date_epoch: z
+    .union([z.number(), z.string()], { error: 'must be a whole number of seconds since 1970' })
+    .transform((v, ctx) => {
+      const n = typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v.trim()) : v;
+      if (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n >= 2 ** 32) {
+        ctx.addIssue({ code: 'custom', message: `must be a whole number from 0 to ${2 ** 32 - 1} (seconds since 1970; images store 32-bit times), got ${JSON.stringify(v)}` });
+        return z.NEVER;
+      }
+      return n;
+    })
+    .optional(),
+  default_target: z.string({ error: 'must be a string' }).optional(),
+  supported_targets: z.union([z.string(), stringList]).optional(),
+  engine: z.string({ error: 'must be a string' }).optional(),
+  src_dir: z.string({ error: 'must be a string' }).optional(),
+  rootfs: z.looseObject({ filesystem: filesystemValue.optional() }, { error: 'must be a mapping' }).optional(),
+  extensions: z.record(z.string(), z.unknown(), { error: 'must be a mapping of extension names to settings' }).optional(),
+});
+export type ProjectFields = z.infer<typeof projectSchema>;
+
+function semverHint(n: number): string {
+  const parts = String(n).split('.');
+  while (parts.length < 3) parts.push('0');
+  return parts.slice(0, 3).join('.');
+}
+
+/**
+ * Validates a node against a schema; the first issue becomes a ConfigError at the line of the
+ * offending node (or of its nearest ancestor that exists, for missing keys).
+ */
+export function validate<S extends z.ZodType>(schema: S, node: CNode, fallback: ConfigLocation): z.output<S> {
+  const result = schema.safeParse(toPlain(node));
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
+  let depth = path.length;
+  let at = nodeAt(node, path);
+  while (!at && depth > 0) at = nodeAt(node, path.slice(0, --depth));
+  const loc = locationOf(at, fallback);
+  // For a missing key, name it below the deepest node that exists.
+  const yamlPath = dottedPath([...(at?.origin.path ?? []), ...path.slice(depth)]);
+  throw new ConfigError(issue.message, { ...loc, yamlPath });
+}

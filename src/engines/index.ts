@@ -1,0 +1,52 @@
+/**
+ * Choosing the engine: `--engine` > AVOCADO_ENGINE > `engine:` in avocado.yaml > default.
+ * Engines load lazily so that a command only pays for the one it uses.
+ */
+import { ConfigError, UsageError, type ConfigLocation } from '../util/errors.js';
+import { ENGINE_NAMES, type Engine, type EngineName } from './engine.js';
+
+export const DEFAULT_ENGINE: EngineName = 'tools';
+
+/** Engines planned but not built yet, with what to use instead. */
+const NOT_YET: Partial<Record<EngineName, string>> = {
+  native: 'the native writers are not built yet; use --engine tools (mksquashfs / mkfs.erofs)',
+  container: 'the container engine is not built yet; use --engine tools (mksquashfs / mkfs.erofs)',
+};
+
+export interface EngineChoice {
+  readonly name: EngineName;
+  /** `--engine`, `AVOCADO_ENGINE`, `engine (avocado.yaml:3)` or `default`. */
+  readonly source: string;
+}
+
+export function chooseEngine(opts: {
+  flag?: string;
+  env: Readonly<Record<string, string | undefined>>;
+  config?: { value: string; location: ConfigLocation };
+}): EngineChoice {
+  const pick = (value: string, source: string, fail: (msg: string, hint: string) => Error): EngineChoice => {
+    if (!(ENGINE_NAMES as readonly string[]).includes(value)) throw fail(`unknown engine '${value}'`, `choose one of ${ENGINE_NAMES.join(', ')}`);
+    const name = value as EngineName;
+    const notYet = NOT_YET[name];
+    if (notYet) throw fail(`engine '${name}' is not available`, notYet);
+    return { name, source };
+  };
+  if (opts.flag !== undefined) return pick(opts.flag, '--engine', (m, h) => new UsageError(`--engine: ${m}`, h));
+  if (opts.env.AVOCADO_ENGINE) return pick(opts.env.AVOCADO_ENGINE, 'AVOCADO_ENGINE', (m, h) => new ConfigError(`AVOCADO_ENGINE: ${m}`, undefined, h));
+  if (opts.config) {
+    const loc = opts.config.location;
+    return pick(opts.config.value, `engine in ${loc.file}:${loc.line}`, (m, h) => new ConfigError(m, loc, h));
+  }
+  return { name: DEFAULT_ENGINE, source: 'default' };
+}
+
+export async function loadEngine(name: EngineName): Promise<Engine> {
+  switch (name) {
+    case 'tools': {
+      const { ToolsEngine } = await import('./tools.js');
+      return new ToolsEngine();
+    }
+    default:
+      throw new UsageError(`engine '${name}' is not available`, NOT_YET[name]);
+  }
+}

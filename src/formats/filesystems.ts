@@ -1,0 +1,49 @@
+/**
+ * The `filesystem:` values of avocado.yaml and what each one means on disk. One table, read by
+ * the config validator, the engines, `--help` and the README.
+ */
+
+export type FilesystemFamily = 'squashfs' | 'erofs';
+export type Compressor = 'gzip' | 'zstd' | 'xz' | 'lz4' | 'lz4hc' | 'none';
+
+export interface FilesystemInfo {
+  readonly value: string;
+  readonly family: FilesystemFamily;
+  readonly compressor: Compressor;
+  /** Shown in `--help` and in the build summary. */
+  readonly description: string;
+  /** Oldest mainline kernel that mounts it (with the filesystem and compressor enabled). */
+  readonly kernelMin: string;
+  /** Set when the value is reserved but cannot be built yet. */
+  readonly unavailable?: string;
+}
+
+export const FILESYSTEMS: readonly FilesystemInfo[] = [
+  { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip (zlib level 9), 128 KiB blocks', kernelMin: '2.6.29' },
+  { value: 'erofs', family: 'erofs', compressor: 'none', description: 'EROFS, uncompressed', kernelMin: '5.4' },
+  { value: 'erofs-lz4', family: 'erofs', compressor: 'lz4hc', description: 'EROFS, LZ4HC-compressed', kernelMin: '5.4' },
+  { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd-compressed', kernelMin: '6.10' },
+  {
+    value: 'squashfs-zst', family: 'squashfs', compressor: 'zstd', description: 'squashfs, zstd', kernelMin: '4.14',
+    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) or erofs-zst for now',
+  },
+  {
+    value: 'squashfs-xz', family: 'squashfs', compressor: 'xz', description: 'squashfs, xz', kernelMin: '2.6.38',
+    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) for now',
+  },
+  {
+    value: 'squashfs-lz4', family: 'squashfs', compressor: 'lz4', description: 'squashfs, lz4', kernelMin: '3.19',
+    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) or erofs-lz4 for now',
+  },
+];
+
+export const DEFAULT_FILESYSTEM = 'squashfs';
+
+export function filesystemInfo(value: string): FilesystemInfo | undefined {
+  return FILESYSTEMS.find((f) => f.value === value);
+}
+
+/** Values that can be built today, for messages and help. */
+export function availableFilesystems(): string[] {
+  return FILESYSTEMS.filter((f) => !f.unavailable).map((f) => f.value);
+}

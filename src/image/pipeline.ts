@@ -1,0 +1,155 @@
+/**
+ * `avocado ext image`, independent of the command line: resolve the extension, walk its sysroot
+ * into the entry list, check it as systemd will, have the engine write a temporary image, then
+ * publish it atomically (and copy it to --out).
+ */
+import { stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import type { ExtensionConfig, Project } from '../config/project.js';
+import { loadEngine, type EngineChoice } from '../engines/index.js';
+import type { BuildRequest } from '../engines/engine.js';
+import { Exclusions } from '../sysroot/exclude.js';
+import { lintSysroot } from '../sysroot/lint.js';
+import { walkSysroot } from '../sysroot/walk.js';
+import { AtomicFile, atomicCopy } from '../util/atomic.js';
+import { BuildError, InterruptedError, formatLocation } from '../util/errors.js';
+import { sha256File } from '../util/hash.js';
+import type { Volume } from '../volume/volume.js';
+
+export interface Reporter {
+  /** One line per step, e.g. "walking sysroot". */
+  step(message: string): void;
+  warn(message: string): void;
+  verbose(message: string): void;
+  progress(done: number, total?: number): void;
+}
+
+export interface ImageOptions {
+  readonly project: Project;
+  readonly volume: Volume;
+  readonly extension: string;
+  readonly engine: EngineChoice;
+  /** `--out`, relative to cwd. */
+  readonly outDir?: string;
+  readonly cwd: string;
+  readonly signal: AbortSignal;
+  readonly reporter: Reporter;
+}
+
+export interface ImageResult {
+  readonly extension: string;
+  readonly version: string;
+  readonly target: string;
+  readonly filesystem: string;
+  readonly filesystemSource: string;
+  readonly engine: string;
+  readonly engineSource: string;
+  readonly tool: string;
+  readonly sysroot: string;
+  readonly image: { readonly path: string; readonly size: number; readonly sha256: string };
+  readonly out?: string;
+  readonly entries: number;
+  readonly fileBytes: number;
+  readonly excluded: readonly { path: string; kind: string; pattern: string }[];
+  readonly warnings: readonly string[];
+  readonly durationMs: number;
+}
+
+export function sysrootHint(ext: string, target: string): string {
+  return `create it with 'avocado ext build ${ext} -t ${target}' (overlay and release files), or with the Avocado SDK ('avocado ext install ${ext}' then 'avocado ext build ${ext}')`;
+}
+
+export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
+  const started = performance.now();
+  const { project, volume, reporter } = opts;
+  const warnings: string[] = [];
+  const warn = (m: string) => {
+    warnings.push(m);
+    reporter.warn(m);
+  };
+
+  const ext: ExtensionConfig = project.extension(opts.extension);
+  const engineChoice = opts.engine;
+  const target = project.target;
+  reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
+  reporter.step(`filesystem ${ext.filesystem.value}: ${ext.filesystem.description} (from ${ext.filesystemSource})`);
+
+  const sysroot = volume.sysroot(target, ext.name);
+  reporter.step(`walking ${sysroot}`);
+  const exclusions = new Exclusions(ext.varFiles);
+  const { tree, excluded } = await walkSysroot(sysroot, exclusions, sysrootHint(ext.name, target));
+  for (const rule of exclusions.unmatched()) warn(`${formatLocation(rule.location!)}: var_files pattern '${rule.pattern}' matches nothing in the sysroot`);
+  for (const rule of exclusions.rules)
+    if (rule.location && rule.matches && !/^var(\/|$)/.test(rule.glob) && !rule.glob.startsWith('**'))
+      warn(`${formatLocation(rule.location)}: var_files pattern '${rule.pattern}' is outside var/; it is left out of the image all the same`);
+  for (const x of excluded) reporter.verbose(`excluded ${x.display}${x.kind === 'directory' ? '/' : ''} (${x.rule.location ? `var_files '${x.rule.pattern}'` : 'package-manager state'})`);
+  reporter.step(`${tree.stats.entries} entries (${formatBytes(tree.stats.fileBytes)} in ${tree.stats.files} files), ${excluded.length} path(s) excluded`);
+  for (const w of await lintSysroot({ root: tree.root, name: ext.name, version: ext.version, types: ext.types })) warn(w);
+
+  const engine = await loadEngine(engineChoice.name);
+  const imagePath = volume.imagePath(target, ext.name, ext.version);
+  await volume.ensureRoot();
+  const file = await AtomicFile.create(imagePath);
+  let tool: string;
+  try {
+    const request: BuildRequest = {
+      tree,
+      excluded,
+      filesystem: ext.filesystem,
+      sourceDateEpoch: project.sourceDateEpoch,
+      output: file.tempPath,
+      signal: opts.signal,
+      progress: (done, total) => reporter.progress(done, total),
+      verbose: (line) => reporter.verbose(line),
+    };
+    tool = await engine.prepare(request);
+    reporter.step(`engine ${engine.name} (from ${engineChoice.source}): ${tool}, source_date_epoch ${project.sourceDateEpoch}`);
+    await engine.build(request);
+    opts.signal.throwIfAborted();
+    await file.commit();
+  } catch (e) {
+    await file.discard();
+    if (opts.signal.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new InterruptedError('SIGINT');
+    if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new BuildError(`no space left on the device holding ${imagePath}`, 'free some space; the previous image is unchanged');
+    throw e;
+  }
+
+  const size = (await stat(imagePath)).size;
+  const sha256 = await sha256File(imagePath);
+  let out: string | undefined;
+  if (opts.outDir !== undefined) {
+    out = join(resolve(opts.cwd, opts.outDir), volume.imageFileName(ext.name, ext.version));
+    await atomicCopy(imagePath, out);
+    reporter.step(`copied to ${out}`);
+  }
+  return {
+    extension: ext.name,
+    version: ext.version,
+    target,
+    filesystem: ext.filesystem.value,
+    filesystemSource: ext.filesystemSource,
+    engine: engine.name,
+    engineSource: engineChoice.source,
+    tool,
+    sysroot,
+    image: { path: imagePath, size, sha256 },
+    out,
+    entries: tree.stats.entries,
+    fileBytes: tree.stats.fileBytes,
+    excluded: excluded.map((x) => ({ path: x.display, kind: x.kind, pattern: x.rule.pattern })),
+    warnings,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n;
+  let i = -1;
+  do {
+    v /= 1024;
+    i++;
+  } while (v >= 1024 && i < units.length - 1);
+  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
+}

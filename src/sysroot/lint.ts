@@ -1,0 +1,125 @@
+/**
+ * The checks systemd-sysext / systemd-confext make before merging an image, run on the sysroot
+ * before building it, so that an image systemd would silently skip is caught here with the reason.
+ */
+import { readFile } from 'node:fs/promises';
+import { posix } from 'node:path';
+import type { ExtensionType } from '../config/schema.js';
+import { findEntry, displayPath, type DirectoryEntry, type Entry } from './entry.js';
+
+export function releaseFilePath(type: ExtensionType, imageName: string): string {
+  return type === 'sysext'
+    ? `usr/lib/extension-release.d/extension-release.${imageName}`
+    : `etc/extension-release.d/extension-release.${imageName}`;
+}
+
+/** systemd's architecture names (ARCHITECTURE= in extension-release files). */
+const SYSTEMD_ARCHITECTURES = new Set([
+  '_any', 'alpha', 'arc', 'arc-be', 'arm', 'arm-be', 'arm64', 'arm64-be', 'cris', 'ia64', 'loongarch64', 'm68k',
+  'mips', 'mips-le', 'mips64', 'mips64-le', 'nios2', 'parisc', 'parisc64', 'ppc', 'ppc-le', 'ppc64', 'ppc64-le',
+  'riscv32', 'riscv64', 's390', 's390x', 'sh', 'sh64', 'sparc', 'sparc64', 'tilegx', 'x86', 'x86-64',
+]);
+const SCOPES = new Set(['system', 'initrd', 'portable']);
+
+/** KEY=VALUE lines as in os-release(5): comments, blank lines, optional quotes. */
+export function parseReleaseFile(text: string): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const raw of text.split('\n')) {
+    const line = raw.trim();
+    if (!line || line.startsWith('#')) continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) continue;
+    let value = line.slice(eq + 1);
+    const q = value[0];
+    if ((q === '"' || q === "'") && value.endsWith(q) && value.length >= 2) value = value.slice(1, -1).replace(/\\(.)/g, '$1');
+    out.set(line.slice(0, eq), value);
+  }
+  return out;
+}
+
+export interface LintInput {
+  readonly root: DirectoryEntry;
+  readonly name: string;
+  readonly version: string;
+  readonly types: readonly ExtensionType[];
+}
+
+/** Returns warnings, each saying what systemd would do and why. */
+export async function lintSysroot(input: LintInput): Promise<string[]> {
+  const warnings: string[] = [];
+  const imageName = `${input.name}-${input.version}`;
+  for (const type of input.types) {
+    const rel = releaseFilePath(type, imageName);
+    const tool = `systemd-${type}`;
+    const entry = resolveInTree(input.root, rel);
+    if (!entry) {
+      const others = otherReleaseFiles(input.root, type, input.name);
+      warnings.push(
+        `${tool} will ignore ${imageName}.raw: ${rel} is missing` +
+          (others.length ? ` (the sysroot has ${others.join(', ')}: built for another version?)` : '') +
+          `; run 'avocado ext build ${input.name}' or drop ${type} from types`,
+      );
+      continue;
+    }
+    if (entry.kind !== 'file') {
+      warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} is not a regular file`);
+      continue;
+    }
+    const fields = parseReleaseFile(await readFile(entry.source, 'utf8'));
+    const id = fields.get('ID');
+    if (!id) warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} has no ID= line (ID=_any matches every host)`);
+    else if (id !== '_any' && !fields.get('VERSION_ID') && !fields.get(type === 'sysext' ? 'SYSEXT_LEVEL' : 'CONFEXT_LEVEL'))
+      warnings.push(`${rel}: ID=${id} without VERSION_ID= or ${type === 'sysext' ? 'SYSEXT_LEVEL' : 'CONFEXT_LEVEL'}= only merges on hosts whose os-release has no VERSION_ID; use ID=_any or add one`);
+    const arch = fields.get('ARCHITECTURE');
+    if (arch !== undefined && !SYSTEMD_ARCHITECTURES.has(arch))
+      warnings.push(`${tool} will ignore ${imageName}.raw on every host: ${rel} has ARCHITECTURE=${arch}, which is not a systemd architecture name (e.g. x86-64, arm64)`);
+    const scopeKey = type === 'sysext' ? 'SYSEXT_SCOPE' : 'CONFEXT_SCOPE';
+    const scope = fields.get(scopeKey);
+    if (scope !== undefined) {
+      const bad = scope.split(/\s+/).filter((s) => s && !SCOPES.has(s));
+      if (bad.length) warnings.push(`${rel}: ${scopeKey} has unknown scope(s) ${bad.join(', ')}; systemd knows system, initrd and portable`);
+      if (!scope.split(/\s+/).includes('system')) warnings.push(`${tool} will not merge ${imageName}.raw on a booted system: ${rel} has ${scopeKey}=${scope} without 'system'`);
+    }
+  }
+  if (input.types.includes('sysext') && resolveInTree(input.root, 'usr/lib/os-release'))
+    warnings.push(`systemd-sysext will refuse ${imageName}.raw: it ships usr/lib/os-release, which only the host may provide; remove it from the sysroot or list it in var_files`);
+  const outside = filesOutsideMergedTrees(input.root, input.types);
+  if (outside.count)
+    warnings.push(
+      `${outside.count} file(s) outside ${mergedTopLevel(input.types).map((d) => `/${d}`).join(', ')} will be in the image but never merged (e.g. ${outside.examples.join(', ')}); list them in var_files to keep them out`,
+    );
+  return warnings;
+}
+
+function mergedTopLevel(types: readonly ExtensionType[]): string[] {
+  return [...(types.includes('sysext') ? ['usr', 'opt'] : []), ...(types.includes('confext') ? ['etc'] : [])];
+}
+
+function filesOutsideMergedTrees(root: DirectoryEntry, types: readonly ExtensionType[]): { count: number; examples: string[] } {
+  const merged = new Set(mergedTopLevel(types));
+  let count = 0;
+  const examples: string[] = [];
+  const visit = (e: Entry) => {
+    if (e.kind === 'directory') return e.children.forEach(visit);
+    count++;
+    if (examples.length < 3) examples.push(displayPath(e.path));
+  };
+  for (const top of root.children) if (!merged.has(top.name.toString('latin1'))) visit(top);
+  return { count, examples };
+}
+
+function otherReleaseFiles(root: DirectoryEntry, type: ExtensionType, name: string): string[] {
+  const dir = findEntry(root, posix.dirname(releaseFilePath(type, 'x')));
+  if (dir?.kind !== 'directory') return [];
+  const prefix = `extension-release.${name}-`;
+  return dir.children.map((c) => c.name.toString('utf8')).filter((n) => n.startsWith(prefix));
+}
+
+/** Follows symlinks inside the tree, as systemd does when it reads the release file in the image. */
+function resolveInTree(root: DirectoryEntry, rel: string, depth = 0): Entry | undefined {
+  const entry = findEntry(root, rel);
+  if (entry?.kind !== 'symlink' || depth > 8) return entry;
+  const target = entry.target.toString('utf8');
+  const next = target.startsWith('/') ? target.slice(1) : posix.join(posix.dirname(rel), target);
+  return resolveInTree(root, posix.normalize(next), depth + 1);
+}

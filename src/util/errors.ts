@@ -1,0 +1,85 @@
+/**
+ * Errors the user can act on. Each carries the exit status it maps to and, where it helps,
+ * what to do about it. Anything else that escapes is a crash (exit 1, stack with --verbose).
+ */
+
+/** Exit statuses, documented in the README and in `avocado --help`. */
+export const ExitCode = {
+  ok: 0,
+  buildFailed: 1,
+  usage: 2,
+  interrupted: 130,
+} as const;
+
+export abstract class AvocadoError extends Error {
+  abstract readonly exitCode: number;
+  /** What the user should do about it; printed after the message on the same line. */
+  readonly hint?: string;
+
+  constructor(message: string, hint?: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = new.target.name;
+    this.hint = hint;
+  }
+
+  /** The one line shown to the user. */
+  get line(): string {
+    return this.hint ? `${this.message}; ${this.hint}` : this.message;
+  }
+}
+
+/** Bad command line: unknown option, bad value, conflicting flags. Exit 2. */
+export class UsageError extends AvocadoError {
+  readonly exitCode = ExitCode.usage;
+}
+
+/** Where in a config file something is wrong. */
+export interface ConfigLocation {
+  file: string;
+  line?: number;
+  col?: number;
+  /** Dotted YAML path, e.g. `extensions.app.version`. */
+  yamlPath?: string;
+}
+
+export function formatLocation(loc: ConfigLocation): string {
+  let s = loc.file;
+  if (loc.line !== undefined) s += `:${loc.line}${loc.col !== undefined ? `:${loc.col}` : ''}`;
+  if (loc.yamlPath) s += `: ${loc.yamlPath}`;
+  return s;
+}
+
+/** Bad configuration (avocado.yaml, environment, missing inputs to a build). Exit 2. */
+export class ConfigError extends AvocadoError {
+  readonly exitCode = ExitCode.usage;
+  readonly location?: ConfigLocation;
+
+  constructor(message: string, location?: ConfigLocation, hint?: string) {
+    super(location ? `${formatLocation(location)}: ${message}` : message, hint);
+    this.location = location;
+  }
+}
+
+/** The build itself failed (a tool crashed, a file could not be read, disk full). Exit 1. */
+export class BuildError extends AvocadoError {
+  readonly exitCode = ExitCode.buildFailed;
+  /** Last lines of a child process's output, shown under the error line. */
+  readonly details?: string;
+
+  constructor(message: string, hint?: string, details?: string, options?: ErrorOptions) {
+    super(message, hint, options);
+    this.details = details;
+  }
+}
+
+/** Ctrl-C or SIGTERM. Exit 130. */
+export class InterruptedError extends AvocadoError {
+  readonly exitCode = ExitCode.interrupted;
+  constructor(signal: string) {
+    super(`interrupted by ${signal}`);
+  }
+}
+
+export function isAvocadoError(e: unknown): e is AvocadoError {
+  return e instanceof AvocadoError;
+}
