@@ -31,7 +31,7 @@ export const extensionSchema = z.looseObject({
       if (v === undefined || v === null) ctx.addIssue({ code: 'custom', message: 'is required: give the extension a semver version, e.g. version: "1.0.0"' });
       else if (typeof v === 'number') ctx.addIssue({ code: 'custom', message: `is a YAML number; quote it as a string with MAJOR.MINOR.PATCH, e.g. version: "${semverHint(v)}"` });
       else if (typeof v !== 'string') ctx.addIssue({ code: 'custom', message: 'must be a quoted semver string, e.g. "1.0.0"' });
-      else if (semver.valid(v) !== v)
+      else if (!isSemver(v))
         ctx.addIssue({ code: 'custom', message: `'${v}' is not a semantic version: use MAJOR.MINOR.PATCH with optional -pre-release and +build, e.g. "1.0.0", "2.1.3-rc.1"` });
     })
     .transform((v) => v as string),
@@ -85,6 +85,12 @@ export const projectSchema = z.looseObject({
   extensions: z.record(z.string(), z.unknown(), { error: 'must be a mapping of extension names to settings' }).optional(),
 });
 export type ProjectFields = z.infer<typeof projectSchema>;
+
+/** Strict SemVer 2.0: exactly MAJOR.MINOR.PATCH[-pre][+build], no 'v' prefix or spaces. */
+export function isSemver(v: string): boolean {
+  const parsed = semver.parse(v);
+  return parsed !== null && `${parsed.version}${parsed.build.length ? `+${parsed.build.join('.')}` : ''}` === v;
+}
 
 function semverHint(n: number): string {
   const parts = String(n).split('.');

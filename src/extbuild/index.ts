@@ -4,9 +4,8 @@
  */
 import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import semver from 'semver';
 import type { ExtensionConfig, Project } from '../config/project.js';
-import type { ExtensionType } from '../config/schema.js';
+import { isSemver, type ExtensionType } from '../config/schema.js';
 import { releaseFilePath } from '../sysroot/lint.js';
 import type { Volume } from '../volume/volume.js';
 import { copyOverlay } from './overlay.js';
@@ -96,7 +95,7 @@ async function removeOtherVersions(sysroot: string, type: ExtensionType, ext: Ex
   for (const name of await readdir(dir).catch(() => [] as string[])) {
     if (!name.startsWith(prefix)) continue;
     const version = name.slice(prefix.length);
-    if (version === ext.version || semver.valid(version) !== version) continue;
+    if (version === ext.version || !isSemver(version)) continue;
     await rm(join(dir, name), { force: true });
     removed.push(join(rel, '..', name));
   }
