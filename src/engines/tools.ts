@@ -3,7 +3,7 @@
  * Avocado CLI's lack (root ownership for squashfs too, every time set explicitly) and the exact
  * exclude list from our walk instead of the tools' pattern languages.
  */
-import { rm, stat, writeFile } from 'node:fs/promises';
+import { lstat, lutimes, rm, stat, writeFile } from 'node:fs/promises';
 import { BuildError } from '../util/errors.js';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
 import { run, which, type RunResult } from '../util/process.js';
@@ -38,6 +38,7 @@ export class ToolsEngine implements Engine {
     delete env.SOURCE_DATE_EPOCH;
     const cleanup: string[] = [];
     try {
+      if (req.filesystem.family === 'squashfs') await pinSymlinkAtimes(req);
       const args = req.filesystem.family === 'squashfs' ? await squashfsArgs(req, cleanup) : erofsArgs(req);
       req.verbose(`running ${tool.path} ${args.map(quoteForDisplay).join(' ')}`);
       const watcher = watchSize(req);
@@ -60,6 +61,27 @@ export class ToolsEngine implements Engine {
         await rm(f, { force: true });
         unregisterTemp(f);
       }
+    }
+  }
+}
+
+/**
+ * mksquashfs 4.5 recognises hard links by comparing whole `struct stat`s, atime included, and
+ * reads each symlink right after stat'ing it. When that read updates the atime (relatime does
+ * whenever atime <= mtime or ctime), the second name of a hard-linked symlink no longer matches
+ * the first and becomes a separate inode: the image would depend on the sysroot's times. An
+ * atime ahead of now and of the mtime is never updated by relatime, so set that first (atime is
+ * stored in no image).
+ */
+async function pinSymlinkAtimes(req: BuildRequest): Promise<void> {
+  const now = Date.now() / 1000;
+  for (const e of preOrder(req.tree.root)) {
+    if (e.kind !== 'symlink' || !e.hardLink) continue;
+    try {
+      const st = await lstat(e.source);
+      await lutimes(e.source, Math.max(now, st.mtimeMs / 1000) + 7 * 86400, st.mtime);
+    } catch (err) {
+      req.verbose(`cannot adjust the access time of ${displayPath(e.path)} (${(err as Error).message}); mksquashfs may store its hard links as separate symlinks`);
     }
   }
 }

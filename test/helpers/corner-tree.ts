@@ -14,6 +14,8 @@ export interface CornerTreeOptions {
   bigDirEntries?: number;
   /** Nesting depth of the deep directory chain. */
   depth?: number;
+  /** Longest name to create (mkfs.erofs 1.5 fails on 255-byte names). */
+  maxNameLength?: number;
 }
 
 export function makeCornerTree(root: string, opts: CornerTreeOptions = {}): void {
@@ -52,8 +54,9 @@ export function makeCornerTree(root: string, opts: CornerTreeOptions = {}): void
   file('usr/share/dup-a', pseudoRandom(70_000, 3));
   file('usr/share/dup-b', pseudoRandom(70_000, 3));
   // Names: 255 bytes, non-ASCII, non-UTF-8.
-  file(`usr/share/${'n'.repeat(255)}`, 'long name\n');
-  mkdir(`usr/share/${'d'.repeat(255)}`);
+  const longest = opts.maxNameLength ?? 255;
+  file(`usr/share/${'n'.repeat(longest)}`, 'long name\n');
+  mkdir(`usr/share/${'d'.repeat(longest)}`);
   file('usr/share/grüße-日本語-emoji-🥑', 'unicode\n');
   writeFileSync(Buffer.concat([Buffer.from(p('usr/share')), Buffer.from('/latin1-\xe9\xff-name', 'latin1')]), 'not utf-8\n');
   // Symlinks: long target, dangling, absolute, to a directory.

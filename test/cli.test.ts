@@ -1,0 +1,157 @@
+/**
+ * The command line as a user meets it: help, version, completion, every bad input with its
+ * message and exit status (2 usage/config, 1 build), and that nothing is lost on failure.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { writeReleaseFiles } from './helpers/corner-tree.js';
+import { TestProject, avocado } from './helpers/project.js';
+import { missingTools } from './helpers/system.js';
+
+const YAML = `default_target: qemux86-64
+extensions:
+  app:
+    version: "1.0.0"
+  other:
+    version: "2.0.0"
+`;
+
+describe('help, version, completion', () => {
+  const cwd = process.cwd();
+  it('prints help with examples and exit statuses', () => {
+    const r = avocado(['ext', 'image', '--help'], { cwd });
+    assert.equal(r.code, 0);
+    for (const s of ['--config <CONFIG>', '--extension <EXTENSION>', '--target <TARGET>', '--out <OUT_DIR>', '--container-arg <ARG>', '--dnf-arg <ARG>', '--runs-on <USER@HOST>', '--nfs-port <PORT>', '--sdk-arch <ARCH>', '--engine <ENGINE>', '--verbose', '--json', 'Examples:', 'Exit status', 'erofs-zst', 'kernel ≥ 6.10'])
+      assert.ok(r.stdout.includes(s), `help lacks ${s}`);
+    assert.equal(avocado(['help', 'ext'], { cwd }).code, 0);
+    assert.match(avocado(['--help'], { cwd }).stdout, /ext build my-app/);
+  });
+  it('prints the version from package.json', () => {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+    const r = avocado(['--version'], { cwd });
+    assert.equal(r.code, 0);
+    assert.equal(r.stdout.trim(), pkg.version);
+  });
+  it('generates completion scripts from the command tree', () => {
+    const bash = avocado(['completion', 'bash'], { cwd }).stdout;
+    assert.match(bash, /complete -F _avocado avocado/);
+    assert.match(bash, /"ext image"\)/);
+    assert.match(bash, /--sdk-arch\) COMPREPLY=\(\$\(compgen -W "aarch64 arm64 x86-64 x86_64 amd64"/);
+    execFileSync('bash', ['-n'], { input: bash });
+    // Ask bash itself what it completes after `avocado ext image --e`.
+    const out = execFileSync('bash', ['-c', `${bash}\nCOMP_WORDS=(avocado ext image --e); COMP_CWORD=3; _avocado; echo "\${COMPREPLY[@]}"`]).toString();
+    assert.deepEqual(out.trim().split(' ').sort(), ['--engine', '--extension']);
+    const fish = avocado(['completion', 'fish'], { cwd }).stdout;
+    assert.match(fish, /__fish_seen_subcommand_from ext; and __fish_seen_subcommand_from image' -l out -r -F/);
+    assert.match(avocado(['completion', 'zsh'], { cwd }).stdout, /^#compdef avocado/);
+    assert.equal(avocado(['completion', 'tcsh'], { cwd }).code, 2);
+  });
+});
+
+describe('bad input', () => {
+  let p: TestProject;
+  before(() => {
+    p = new TestProject(YAML);
+  });
+  after(() => p.remove());
+
+  const cases: { name: string; args: string[]; env?: Record<string, string>; yaml?: string; code: number; stderr: RegExp }[] = [
+    { name: 'unknown option', args: ['ext', 'image', 'app', '--bogus'], code: 2, stderr: /unknown option '--bogus'/ },
+    { name: 'no extension', args: ['ext', 'image'], code: 2, stderr: /no extension named: avocado ext image <NAME>; extensions in .*avocado\.yaml: app, other/ },
+    { name: 'NAME and -e disagree', args: ['ext', 'image', 'app', '-e', 'other'], code: 2, stderr: /named twice, as 'app' and as -e 'other'/ },
+    { name: 'unknown extension', args: ['ext', 'image', 'nope'], code: 2, stderr: /extension 'nope' is not defined in .*; known extensions: app, other/ },
+    { name: 'missing sysroot', args: ['ext', 'image', 'app'], code: 2, stderr: /extension sysroot does not exist: .*_avocado\/qemux86-64\/extensions\/app; create it with 'avocado ext build app -t qemux86-64'/ },
+    { name: 'bad --sdk-arch', args: ['ext', 'image', 'app', '--sdk-arch', 'mips'], code: 2, stderr: /--sdk-arch: unsupported SDK architecture 'mips'; use aarch64/ },
+    { name: 'empty --runs-on user', args: ['ext', 'image', 'app', '--runs-on', '@host'], code: 2, stderr: /--runs-on: the user name cannot be empty in '@host'/ },
+    { name: 'empty --runs-on host', args: ['ext', 'image', 'app', '--runs-on', 'me@'], code: 2, stderr: /--runs-on: the host name cannot be empty/ },
+    { name: 'bad --runs-on host', args: ['ext', 'image', 'app', '--runs-on', 'me@bad host;rm'], code: 2, stderr: /is not a valid host name/ },
+    { name: '--nfs-port out of range', args: ['ext', 'image', 'app', '--runs-on', 'h', '--nfs-port', '70000'], code: 2, stderr: /--nfs-port: '70000' is not a port number; give a number from 1 to 65535/ },
+    { name: '--nfs-port without --runs-on', args: ['ext', 'image', 'app', '--nfs-port', '12050'], code: 2, stderr: /--nfs-port only applies with --runs-on/ },
+    { name: 'unknown engine', args: ['ext', 'image', 'app', '--engine', 'magic'], code: 2, stderr: /--engine.*magic/ },
+    { name: 'bad AVOCADO_ENGINE', args: ['ext', 'image', 'app'], env: { AVOCADO_ENGINE: 'magic' }, code: 2, stderr: /AVOCADO_ENGINE: unknown engine 'magic'; choose one of native, tools, container/ },
+    { name: 'no target', args: ['ext', 'image', 'app'], yaml: 'extensions: {app: {version: "1.0.0"}}\n', code: 2, stderr: /no target given; pass -t\/--target <target>, set AVOCADO_TARGET, or set default_target in/ },
+    { name: 'numeric version', args: ['ext', 'image', 'app'], yaml: 'default_target: t\nextensions:\n  app:\n    version: 1.0\n', code: 2, stderr: /avocado\.yaml:4:14: extensions\.app\.version: is a YAML number; quote it/ },
+    { name: 'reserved filesystem', args: ['ext', 'image', 'app'], yaml: 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: squashfs-zst\n', code: 2, stderr: /extensions\.app\.filesystem: filesystem 'squashfs-zst' is not available yet/ },
+    { name: 'missing config file', args: ['ext', 'image', 'app', '-C', 'nope.yaml'], code: 2, stderr: /config file not found: .*nope\.yaml; pass -C <file>/ },
+  ];
+  for (const c of cases) {
+    it(`${c.name}: exit ${c.code}`, () => {
+      p.writeConfig(c.yaml ?? YAML);
+      const r = p.run(c.args, c.env);
+      assert.equal(r.code, c.code, r.stderr);
+      assert.match(r.stderr, c.stderr);
+      assert.equal(r.stdout, '');
+      // One line per error; no stack without --verbose.
+      assert.equal(r.stderr.split('\n').filter((l) => l.startsWith('error:')).length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /\n\s+at /);
+    });
+  }
+
+  it('shows the stack with --verbose', () => {
+    p.writeConfig(YAML);
+    const r = p.run(['ext', 'image', 'nope', '--verbose']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\n\s+at /);
+  });
+
+  it('reports errors as JSON on stdout with --json', () => {
+    p.writeConfig(YAML);
+    const r = p.run(['ext', 'image', 'nope', '--json']);
+    assert.equal(r.code, 2);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.ok, false);
+    assert.equal(doc.error.exitCode, 2);
+    assert.match(doc.error.message, /extension 'nope' is not defined/);
+  });
+});
+
+describe('builds that fail keep the previous image', { skip: missingTools('mksquashfs') }, () => {
+  it('a failing build leaves the good image and no temporary file', () => {
+    const p = new TestProject(YAML);
+    try {
+      const sysroot = p.makeSysroot('qemux86-64', 'app');
+      mkdirSync(join(sysroot, 'usr/bin'), { recursive: true });
+      writeFileSync(join(sysroot, 'usr/bin/app'), 'v1');
+      writeReleaseFiles(sysroot, 'app-1.0.0');
+      assert.equal(p.run(['ext', 'image', 'app']).code, 0);
+      const image = p.image('qemux86-64', 'app', '1.0.0');
+      const good = readFileSync(image);
+
+      // An unreadable directory makes mksquashfs fail (as root too: it is a FIFO-named dir trick).
+      writeFileSync(join(sysroot, 'usr/bin/app'), 'v2');
+      const r = p.run(['ext', 'image', 'app', '--engine', 'tools'], { PATH: '/nonexistent' });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, /mksquashfs is not installed .*; install squashfs-tools/);
+      assert.deepEqual(readFileSync(image), good);
+      assert.deepEqual(readdirSync(join(image, '..')), ['app-1.0.0.raw']);
+
+      // A bad config after a good build: nothing touched either.
+      p.writeConfig(YAML.replace('"1.0.0"', '1.0'));
+      assert.equal(p.run(['ext', 'image', 'app']).code, 2);
+      assert.deepEqual(readFileSync(image), good);
+    } finally {
+      p.remove();
+    }
+  });
+});
+
+describe('options for the container engine', { skip: missingTools('mksquashfs') }, () => {
+  it('are validated and reported as unused, never silently ignored', () => {
+    const p = new TestProject(YAML);
+    try {
+      const sysroot = p.makeSysroot('qemux86-64', 'app');
+      writeReleaseFiles(sysroot, 'app-1.0.0');
+      const r = p.run(['ext', 'image', 'app', '--container-arg', '-e A="b c"', '--container-arg=--rm', '--dnf-arg', '--nogpgcheck', '--sdk-arch', 'ARM64', '--runs-on', 'me@build.local', '--nfs-port', '12055']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: --container-arg \(2\) is passed to the SDK container, which needs the container engine .*the tools engine builds on this machine and ignores it/);
+      assert.match(r.stderr, /warning: --dnf-arg \(1\)/);
+      assert.match(r.stderr, /warning: --sdk-arch aarch64 selects the SDK container platform \(linux\/arm64\)/);
+      assert.match(r.stderr, /warning: --runs-on me@build\.local .*\(port 12055\)/);
+    } finally {
+      p.remove();
+    }
+  });
+});
