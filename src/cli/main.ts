@@ -37,7 +37,7 @@ async function main(argv: string[]): Promise<number> {
     if (interrupts > 1) {
       // Second Ctrl-C: stop waiting for children to wind down.
       removeTempsSync();
-      process.exit(ExitCode.interrupted);
+      process.exit(signal === 'SIGTERM' ? 143 : ExitCode.interrupted);
     }
     controller.abort(new InterruptedError(signal));
   };
@@ -82,10 +82,11 @@ function report(e: unknown, ctx: CommandContext): number {
     if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.message.replace(/^error: /, ''), exitCode: ExitCode.usage } });
     return ExitCode.usage;
   }
-  if (ctx.signal.aborted && !(isAvocadoError(e) && e.exitCode !== ExitCode.interrupted)) {
+  if (ctx.signal.aborted && (e instanceof InterruptedError || !isAvocadoError(e))) {
+    const code = ctx.signal.reason instanceof InterruptedError ? ctx.signal.reason.exitCode : ExitCode.interrupted;
     r.error('interrupted; temporary files removed, previous image unchanged');
-    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: 'interrupted', exitCode: ExitCode.interrupted } });
-    return ExitCode.interrupted;
+    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: 'interrupted', exitCode: code } });
+    return code;
   }
   if (isAvocadoError(e)) {
     r.error(e.line, e instanceof BuildError ? e.details : undefined, r.verboseOn ? e.stack : undefined);

@@ -72,11 +72,12 @@ export class BuildError extends AvocadoError {
   }
 }
 
-/** Ctrl-C or SIGTERM. Exit 130. */
+/** Ctrl-C (exit 130) or SIGTERM (exit 143): 128 + the signal number, as shells report it. */
 export class InterruptedError extends AvocadoError {
-  readonly exitCode = ExitCode.interrupted;
-  constructor(signal: string) {
+  readonly exitCode: number;
+  constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
+    this.exitCode = signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
   }
 }
 

@@ -1,0 +1,53 @@
+/** Ctrl-C (or SIGTERM) during a build: exit 130 (143), temporaries removed, the tool stopped, the previous image intact. */
+import assert from 'node:assert/strict';
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { writeReleaseFiles } from './helpers/corner-tree.js';
+import { CLI, TestProject } from './helpers/project.js';
+import { missingTools } from './helpers/system.js';
+
+describe('interrupting a build', { skip: missingTools('mksquashfs', 'pgrep') }, () => {
+  for (const [signal, status] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal}: exits ${status} and loses nothing`, async () => {
+      const p = new TestProject('default_target: t\nextensions:\n  big:\n    version: "1.0.0"\n');
+      try {
+        const sysroot = p.makeSysroot('t', 'big');
+        writeReleaseFiles(sysroot, 'big-1.0.0');
+        mkdirSync(join(sysroot, 'usr/share'), { recursive: true });
+        assert.equal(p.run(['ext', 'image', 'big']).code, 0);
+        const image = p.image('t', 'big', '1.0.0');
+        const good = readFileSync(image);
+        // Enough incompressible data for gzip level 9 to take seconds.
+        for (let i = 0; i < 12; i++) writeFileSync(join(sysroot, `usr/share/blob${i}`), randomBytes(8 << 20));
+
+        const child = spawn(process.execPath, [CLI, 'ext', 'image', 'big'], { cwd: p.dir, stdio: ['ignore', 'pipe', 'pipe'] });
+        let stderr = '';
+        child.stderr.on('data', (d) => (stderr += d));
+        const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+        const outDir = join(image, '..');
+        for (let i = 0; i < 200 && !readdirSync(outDir).some((n) => n.endsWith('.tmp')); i++) await sleep(25);
+        assert.ok(readdirSync(outDir).some((n) => n.endsWith('.tmp')), 'the build started writing');
+        child.kill(signal);
+        const code = await exited;
+        assert.equal(code, status, stderr);
+        assert.match(stderr, /error: interrupted; temporary files removed, previous image unchanged/);
+        assert.deepEqual(readdirSync(outDir), ['big-1.0.0.raw']);
+        assert.deepEqual(readFileSync(image), good);
+        await sleep(200);
+        let running = '';
+        try {
+          running = execFileSync('pgrep', ['-f', `mksquashfs ${p.dir}`]).toString();
+        } catch {
+          // pgrep exits 1 when nothing matches
+        }
+        assert.equal(running, '', 'mksquashfs was stopped');
+      } finally {
+        p.remove();
+      }
+    });
+  }
+});
