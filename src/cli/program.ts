@@ -78,7 +78,7 @@ ${EXIT_HELP}`);
       .command('image')
       .description('Create a squashfs or EROFS image from an extension sysroot')
       .option('--out <OUT_DIR>', 'also copy the image to OUT_DIR/<name>-<version>.raw (relative to the current directory)')
-      .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then tools)').choices(ENGINE_NAMES))
+      .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then native)').choices(ENGINE_NAMES))
       .option('--container-arg <ARG>', 'extra argument for the SDK container (repeatable; container engine)', collect, [])
       .option('--dnf-arg <ARG>', 'extra argument for dnf in the SDK container (repeatable; container engine)', collect, [])
       .option('--runs-on <USER@HOST>', 'run the build on a remote host over SSH (container engine)')

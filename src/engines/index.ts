@@ -5,11 +5,10 @@
 import { ConfigError, UsageError, type ConfigLocation } from '../util/errors.js';
 import { ENGINE_NAMES, type Engine, type EngineName } from './engine.js';
 
-export const DEFAULT_ENGINE: EngineName = 'tools';
+export const DEFAULT_ENGINE: EngineName = 'native';
 
 /** Engines planned but not built yet, with what to use instead. */
 const NOT_YET: Partial<Record<EngineName, string>> = {
-  native: 'the native writers are not built yet; use --engine tools (mksquashfs / mkfs.erofs)',
   container: 'the container engine is not built yet; use --engine tools (mksquashfs / mkfs.erofs)',
 };
 
@@ -42,6 +41,10 @@ export function chooseEngine(opts: {
 
 export async function loadEngine(name: EngineName): Promise<Engine> {
   switch (name) {
+    case 'native': {
+      const { NativeEngine } = await import('./native.js');
+      return new NativeEngine();
+    }
     case 'tools': {
       const { ToolsEngine } = await import('./tools.js');
       return new ToolsEngine();

@@ -23,18 +23,9 @@ export const FILESYSTEMS: readonly FilesystemInfo[] = [
   { value: 'erofs', family: 'erofs', compressor: 'none', description: 'EROFS, uncompressed', kernelMin: '5.4' },
   { value: 'erofs-lz4', family: 'erofs', compressor: 'lz4hc', description: 'EROFS, LZ4HC-compressed', kernelMin: '5.4' },
   { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd-compressed', kernelMin: '6.10' },
-  {
-    value: 'squashfs-zst', family: 'squashfs', compressor: 'zstd', description: 'squashfs, zstd', kernelMin: '4.14',
-    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) or erofs-zst for now',
-  },
-  {
-    value: 'squashfs-xz', family: 'squashfs', compressor: 'xz', description: 'squashfs, xz', kernelMin: '2.6.38',
-    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) for now',
-  },
-  {
-    value: 'squashfs-lz4', family: 'squashfs', compressor: 'lz4', description: 'squashfs, lz4', kernelMin: '3.19',
-    unavailable: 'it needs the native squashfs writer, which is not built yet; use squashfs (gzip) or erofs-lz4 for now',
-  },
+  { value: 'squashfs-zst', family: 'squashfs', compressor: 'zstd', description: 'squashfs, zstd (level 15), 128 KiB blocks', kernelMin: '4.14' },
+  { value: 'squashfs-xz', family: 'squashfs', compressor: 'xz', description: 'squashfs, xz (preset 6, 128 KiB dictionary), 128 KiB blocks', kernelMin: '2.6.38' },
+  { value: 'squashfs-lz4', family: 'squashfs', compressor: 'lz4', description: 'squashfs, lz4, 128 KiB blocks', kernelMin: '3.19' },
 ];
 
 export const DEFAULT_FILESYSTEM = 'squashfs';

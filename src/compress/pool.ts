@@ -1,0 +1,142 @@
+/**
+ * A pool of worker threads, one per core by default, each compressing whole blocks with the same
+ * codec. `compress` returns a promise per block; callers that need the results in order feed the
+ * promises to an `OrderedQueue`. Which thread compresses a block cannot change its bytes, so the
+ * output does not depend on thread count or timing.
+ */
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import type { CodecSpec } from './codec.js';
+
+export interface BlockRequest {
+  readonly id: number;
+  readonly data: Uint8Array;
+}
+
+export type BlockResult = { readonly id: number; readonly data: Uint8Array; readonly compressed: boolean } | { readonly id: number; readonly error: string };
+
+export type WorkerReady = { readonly ready: true } | { readonly ready: false; readonly error: string };
+
+export interface CompressedBlock {
+  /** The compressed bytes, or the input itself when compression did not make it smaller. */
+  readonly data: Buffer;
+  readonly compressed: boolean;
+}
+
+interface Task {
+  readonly id: number;
+  readonly data: Uint8Array;
+  resolve(block: CompressedBlock): void;
+  reject(e: Error): void;
+}
+
+interface Slot {
+  readonly worker: Worker;
+  /** Tasks sent to this worker and not answered yet. */
+  readonly busy: Map<number, Task>;
+}
+
+/** Tasks kept queued per worker, so that a worker never waits for the main thread between blocks. */
+const PER_WORKER = 2;
+
+export class CompressionPool {
+  private readonly waiting: Task[] = [];
+  private nextId = 0;
+  private failure?: Error;
+
+  private constructor(
+    private readonly slots: Slot[],
+    readonly threads: number,
+  ) {}
+
+  /** Starts `threads` workers and waits until each has its codec ready. */
+  static async start(spec: CodecSpec, threads = availableParallelism()): Promise<CompressionPool> {
+    const workerUrl = new URL('./worker.js', import.meta.url);
+    const slots: Slot[] = [];
+    const ready: Promise<void>[] = [];
+    for (let i = 0; i < threads; i++) {
+      const worker = new Worker(workerUrl, { workerData: { spec } });
+      slots.push({ worker, busy: new Map() });
+      ready.push(
+        new Promise<void>((resolve, reject) => {
+          worker.once('message', (m: WorkerReady) => (m.ready ? resolve() : reject(new Error(m.error))));
+          worker.once('error', reject);
+        }),
+      );
+    }
+    const pool = new CompressionPool(slots, threads);
+    try {
+      await Promise.all(ready);
+    } catch (e) {
+      await pool.close();
+      throw new Error(`cannot start the ${spec.name} compressor: ${(e as Error).message}`, { cause: e });
+    }
+    for (const slot of slots) pool.listen(slot);
+    return pool;
+  }
+
+  /**
+   * Compresses one block on some worker. The block's memory is handed over to that thread
+   * (transferred), so the caller must not use `data` afterwards.
+   */
+  compress(data: Uint8Array): Promise<CompressedBlock> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise<CompressedBlock>((resolve, reject) => {
+      this.waiting.push({ id: this.nextId++, data: transferable(data), resolve, reject });
+      this.dispatch();
+    });
+  }
+
+  /** Stops every worker; blocks still pending are rejected with `reason`. */
+  async close(reason: Error = new Error('the compression pool was closed')): Promise<void> {
+    this.fail(reason);
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private listen(slot: Slot): void {
+    slot.worker.on('message', (m: BlockResult) => {
+      const task = slot.busy.get(m.id);
+      if (!task) return;
+      slot.busy.delete(m.id);
+      if ('error' in m) task.reject(new Error(`compression failed: ${m.error}`));
+      else {
+        const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
+        task.resolve({ data, compressed: m.compressed });
+      }
+      this.dispatch();
+    });
+    slot.worker.on('error', (e) => this.fail(new Error(`a compression worker failed: ${e.message}`, { cause: e })));
+    slot.worker.on('exit', (code) => {
+      if (!this.failure) this.fail(new Error(`a compression worker exited (status ${code})`));
+    });
+  }
+
+  private dispatch(): void {
+    while (this.waiting.length) {
+      let best: Slot | undefined;
+      for (const s of this.slots) if (s.busy.size < PER_WORKER && (!best || s.busy.size < best.busy.size)) best = s;
+      if (!best) return;
+      const task = this.waiting.shift()!;
+      best.busy.set(task.id, task);
+      best.worker.postMessage({ id: task.id, data: task.data } satisfies BlockRequest, [task.data.buffer as ArrayBuffer]);
+    }
+  }
+
+  private fail(e: Error): void {
+    if (this.failure) return;
+    this.failure = e;
+    for (const t of this.waiting.splice(0)) t.reject(e);
+    for (const s of this.slots) {
+      for (const t of s.busy.values()) t.reject(e);
+      s.busy.clear();
+    }
+  }
+}
+
+/** `data` itself when it owns its whole ArrayBuffer, else a copy that does (pooled Buffers share one). */
+export function transferable(data: Uint8Array): Uint8Array {
+  if (data.byteOffset === 0 && data.byteLength === data.buffer.byteLength && !(data.buffer instanceof SharedArrayBuffer)) return data;
+  const copy = new Uint8Array(data.byteLength);
+  copy.set(data);
+  return copy;
+}

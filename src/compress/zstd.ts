@@ -1,0 +1,30 @@
+/**
+ * zstd through @bokuweb/zstd-wasm (the reference C library compiled to WebAssembly, shipped in
+ * the npm package: no compiler, no download). A one-shot compression of a block of at most
+ * `blockSize` bytes gives a single-segment frame whose window is the content size, within what the
+ * kernel's decoder allows (max(block size, 8 KiB)). Level 15 by default, as mksquashfs.
+ */
+import { createRequire } from 'node:module';
+import type { Codec, CodecSpec } from './codec.js';
+
+export const ZSTD_DEFAULT_LEVEL = 15;
+
+interface ZstdWasm {
+  init(): Promise<void>;
+  compress(buf: Uint8Array, level?: number): Uint8Array;
+}
+
+const require = createRequire(import.meta.url);
+
+export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
+  const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
+  await zstd.init();
+  const level = spec.level ?? ZSTD_DEFAULT_LEVEL;
+  const version = (require('@bokuweb/zstd-wasm/package.json') as { version: string }).version;
+  return {
+    spec,
+    description: `@bokuweb/zstd-wasm ${version} level ${level}`,
+    // The library returns a view into its WebAssembly memory, which the next call overwrites.
+    compress: (input) => Buffer.from(zstd.compress(input, level)),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * The `native` engine: avocado's own writers, no external tools. squashfs is written by
+ * src/formats/squashfs; until there is a native EROFS writer, EROFS values are handed to the
+ * tools engine, and `prepare` says so in the line the build prints.
+ */
+import { availableParallelism } from 'node:os';
+import type { CodecName } from '../compress/codec.js';
+import type { Compressor } from '../formats/filesystems.js';
+import { writeSquashfs } from '../formats/squashfs/writer.js';
+import { BuildError } from '../util/errors.js';
+import type { BuildRequest, Engine } from './engine.js';
+
+export class NativeEngine implements Engine {
+  readonly name = 'native' as const;
+  private fallback?: Engine;
+
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  async prepare(req: BuildRequest): Promise<string> {
+    if (req.filesystem.family === 'erofs') {
+      const { ToolsEngine } = await import('./tools.js');
+      this.fallback = new ToolsEngine(this.env);
+      const tool = await this.fallback.prepare(req);
+      return `${tool} via the tools engine (no native EROFS writer yet)`;
+    }
+    const codec = squashfsCodec(req.filesystem.compressor);
+    // Load the compression library now, so that a missing one fails before any work.
+    const { loadCodec } = await import('../compress/codec.js');
+    const loaded = await loadCodec({ name: codec, blockSize: 131072 }).catch((e: Error) => {
+      throw new BuildError(`cannot load the ${codec} compressor: ${e.message}`, 'reinstall avocado (npm install) so that its compression libraries are present');
+    });
+    return `native squashfs writer, ${codec} (${loaded.description}), ${availableParallelism()} threads`;
+  }
+
+  async build(req: BuildRequest): Promise<void> {
+    if (req.filesystem.family === 'erofs') {
+      if (!this.fallback) await this.prepare(req);
+      return this.fallback!.build(req);
+    }
+    const summary = await writeSquashfs(req.tree, req.output, {
+      compressor: squashfsCodec(req.filesystem.compressor),
+      time: req.sourceDateEpoch,
+      signal: req.signal,
+      progress: req.progress,
+    });
+    req.verbose(
+      `squashfs: ${summary.inodes} inodes, ${summary.fragments} fragment blocks, ${summary.duplicates} duplicate files, ${summary.sparseBlocks} sparse blocks, ${summary.size} bytes`,
+    );
+  }
+}
+
+function squashfsCodec(c: Compressor): CodecName {
+  if (c === 'gzip' || c === 'zstd' || c === 'xz' || c === 'lz4') return c;
+  throw new BuildError(`the native squashfs writer has no ${c} compressor`);
+}

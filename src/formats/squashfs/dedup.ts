@@ -1,0 +1,64 @@
+/**
+ * Duplicate files: a file whose bytes equal an earlier file's reuses that file's blocks and
+ * fragment. Only files of equal size can be equal, so only those are read here: first a hash of
+ * their first 64 KiB, then, for those still alike, of the whole content (SHA-256).
+ */
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync } from 'node:fs';
+import { displayPath, type FileEntry } from '../../sysroot/entry.js';
+import { BuildError } from '../../util/errors.js';
+
+const PREFIX = 64 * 1024;
+const CHUNK = 1 << 20;
+
+/** For each file equal to an earlier one in `files`, that earlier file. */
+export function findDuplicates(files: readonly FileEntry[], signal?: AbortSignal): Map<FileEntry, FileEntry> {
+  const duplicates = new Map<FileEntry, FileEntry>();
+  for (const sameSize of groupBy(files.filter((f) => f.size > 0), (f) => String(f.size))) {
+    const byPrefix = groupBy(sameSize, (f) => hashOf(f, Math.min(PREFIX, f.size), signal));
+    for (const alike of byPrefix) {
+      const groups = alike[0]!.size <= PREFIX ? [alike] : groupBy(alike, (f) => hashOf(f, f.size, signal));
+      for (const [original, ...copies] of groups) for (const c of copies) duplicates.set(c, original!);
+    }
+  }
+  return duplicates;
+}
+
+/** Groups of two or more with the same key, each in input order. */
+function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
+  if (items.length < 2) return [];
+  const map = new Map<string, T[]>();
+  for (const item of items) {
+    const k = key(item);
+    const g = map.get(k);
+    if (g) g.push(item);
+    else map.set(k, [item]);
+  }
+  return [...map.values()].filter((g) => g.length > 1);
+}
+
+function hashOf(file: FileEntry, length: number, signal?: AbortSignal): string {
+  const hash = createHash('sha256');
+  let fd: number;
+  try {
+    fd = openSync(file.source, 'r');
+  } catch (e) {
+    throw new BuildError(`cannot read ${displayPath(file.source)}: ${(e as Error).message}`);
+  }
+  try {
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK, length));
+    for (let done = 0; done < length; ) {
+      signal?.throwIfAborted();
+      const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), done);
+      if (n === 0) break;
+      hash.update(buf.subarray(0, n));
+      done += n;
+    }
+  } catch (e) {
+    if (signal?.aborted) throw e;
+    throw new BuildError(`cannot read ${displayPath(file.source)}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
+  }
+  return hash.digest('hex');
+}
