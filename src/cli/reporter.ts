@@ -50,7 +50,8 @@ export class Reporter implements PipelineReporter {
   }
 
   step(message: string): void {
-    this.line(`${this.paint('dim', '›')} ${message}`);
+    const at = this.verboseOn ? this.paint('dim', ` [${((performance.now() - this.started) / 1000).toFixed(2)}s]`) : '';
+    this.line(`${this.paint('dim', '›')} ${message}${at}`);
   }
 
   warn(message: string): void {
@@ -58,7 +59,7 @@ export class Reporter implements PipelineReporter {
   }
 
   verbose(message: string): void {
-    if (this.verboseOn) this.line(this.paint('dim', `  ${message}`));
+    if (this.verboseOn) this.line(this.paint('dim', `  ${message} [${((performance.now() - this.started) / 1000).toFixed(2)}s]`));
   }
 
   error(message: string, details?: string, stack?: string): void {

@@ -2,7 +2,7 @@
  * What `ext image` and `ext build` read from avocado.yaml, validated with zod. Every issue is
  * reported at the line of the node it concerns (see `validate`).
  */
-import semver from 'semver';
+import parseSemver from 'semver/functions/parse.js';
 import { z } from 'zod';
 import { FILESYSTEMS, filesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
@@ -88,7 +88,7 @@ export type ProjectFields = z.infer<typeof projectSchema>;
 
 /** Strict SemVer 2.0: exactly MAJOR.MINOR.PATCH[-pre][+build], no 'v' prefix or spaces. */
 export function isSemver(v: string): boolean {
-  const parsed = semver.parse(v);
+  const parsed = parseSemver(v);
   return parsed !== null && `${parsed.version}${parsed.build.length ? `+${parsed.build.join('.')}` : ''}` === v;
 }
 

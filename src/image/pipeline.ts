@@ -3,7 +3,7 @@
  * into the entry list, check it as systemd will, have the engine write a temporary image, then
  * publish it atomically (and copy it to --out).
  */
-import { stat } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { loadEngine, type EngineChoice } from '../engines/index.js';
@@ -13,7 +13,7 @@ import { lintSysroot } from '../sysroot/lint.js';
 import { walkSysroot } from '../sysroot/walk.js';
 import { AtomicFile, atomicCopy } from '../util/atomic.js';
 import { BuildError, InterruptedError, formatLocation } from '../util/errors.js';
-import { sha256File } from '../util/hash.js';
+import { sha256Handle } from '../util/hash.js';
 import type { Volume } from '../volume/volume.js';
 
 export interface Reporter {
@@ -91,6 +91,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   await volume.ensureRoot();
   const file = await AtomicFile.create(imagePath);
   let tool: string;
+  let sha256: string;
   try {
     const request: BuildRequest = {
       tree,
@@ -106,7 +107,15 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     reporter.step(`engine ${engine.name} (from ${engineChoice.source}): ${tool}, source_date_epoch ${project.sourceDateEpoch}`);
     await engine.build(request);
     opts.signal.throwIfAborted();
-    await file.commit();
+    reporter.verbose(`image written, syncing it to disk and hashing it`);
+    // The data is in the page cache: hash it while fsync waits for the disk (the open handle
+    // reads the same file across the rename).
+    const fh = await open(file.tempPath, 'r');
+    try {
+      [sha256] = await Promise.all([sha256Handle(fh), file.commit()]);
+    } finally {
+      await fh.close();
+    }
   } catch (e) {
     await file.discard();
     if (opts.signal.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new InterruptedError('SIGINT');
@@ -114,8 +123,8 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     throw e;
   }
 
+  reporter.verbose(`published ${imagePath}`);
   const size = (await stat(imagePath)).size;
-  const sha256 = await sha256File(imagePath);
   let out: string | undefined;
   if (opts.outDir !== undefined) {
     out = join(resolve(opts.cwd, opts.outDir), volume.imageFileName(ext.name, ext.version));

@@ -3,9 +3,8 @@
  * names survive), siblings are sorted by their bytes so readdir order cannot matter, and
  * hard links are grouped by (device, inode) among the included paths.
  */
-import { constants as C } from 'node:fs';
-import { lstat, readdir, readlink, stat } from 'node:fs/promises';
-import type { BigIntStats } from 'node:fs';
+import { constants as C, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { stat } from 'node:fs/promises';
 import { BuildError, ConfigError } from '../util/errors.js';
 import {
   displayPath,
@@ -60,30 +59,37 @@ class Walker {
 
   constructor(private readonly exclusions: Exclusions) {}
 
-  async fill(dir: DirectoryEntry): Promise<void> {
-    let names: Buffer[];
-    try {
-      names = await readdir(dir.source, { encoding: 'buffer' });
-    } catch (e) {
-      throw fsError('read directory', dir.source, e);
+  /**
+   * Fills `dir` and everything below it. Metadata calls are synchronous (several times faster
+   * than promise-based ones on trees of small files); the walk yields to the event loop after each
+   * directory so that Ctrl-C is still handled promptly.
+   */
+  async fill(root: DirectoryEntry): Promise<void> {
+    const pending: DirectoryEntry[] = [root];
+    for (let dir = pending.pop(); dir; dir = pending.pop()) {
+      let names: Buffer[];
+      try {
+        names = readdirSync(dir.source, { encoding: 'buffer' });
+      } catch (e) {
+        throw fsError('read directory', dir.source, e);
+      }
+      names.sort(Buffer.compare);
+      for (const name of names) {
+        const child = this.entry(dir, name);
+        if (!child) continue;
+        dir.children.push(child);
+        if (child.kind === 'directory') pending.push(child);
+      }
+      await yieldToEventLoop();
     }
-    names.sort(Buffer.compare);
-    const children = await Promise.all(names.map((name) => this.entry(dir, name)));
-    const subdirs: Promise<void>[] = [];
-    for (const child of children) {
-      if (!child) continue;
-      dir.children.push(child);
-      if (child.kind === 'directory') subdirs.push(this.fill(child));
-    }
-    await Promise.all(subdirs);
   }
 
-  private async entry(parent: DirectoryEntry, name: Buffer): Promise<Entry | undefined> {
+  private entry(parent: DirectoryEntry, name: Buffer): Entry | undefined {
     const path = parent.path.length ? Buffer.concat([parent.path, SLASH, name]) : name;
     const source = Buffer.concat([parent.source, SLASH, name]);
     let st: BigIntStats;
     try {
-      st = await lstat(source, { bigint: true });
+      st = lstatSync(source, { bigint: true });
     } catch (e) {
       throw fsError('stat', source, e);
     }
@@ -104,7 +110,7 @@ class Walker {
       case 'symlink': {
         let target: Buffer;
         try {
-          target = await readlink(source, { encoding: 'buffer' });
+          target = readlinkSync(source, { encoding: 'buffer' });
         } catch (e) {
           throw fsError('read symlink', source, e);
         }
@@ -190,6 +196,10 @@ function renumber(root: DirectoryEntry, stats: TreeStats): void {
   };
   visit(root);
   stats.hardLinkGroups = seen.size;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function kindOf(st: BigIntStats): EntryKind | undefined {

@@ -1,19 +1,25 @@
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { open, type FileHandle } from 'node:fs/promises';
 
 /** sha256 of a file, hex. Reads in large chunks: the file was usually just written and is cached. */
 export async function sha256File(path: string): Promise<string> {
-  const hash = createHash('sha256');
   const fh = await open(path, 'r');
   try {
-    const buf = Buffer.allocUnsafe(8 << 20);
-    for (;;) {
-      const { bytesRead } = await fh.read(buf, 0, buf.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buf.subarray(0, bytesRead));
-    }
+    return await sha256Handle(fh);
   } finally {
     await fh.close();
+  }
+}
+
+/** sha256 of an open file from its start; the handle stays open. */
+export async function sha256Handle(fh: FileHandle): Promise<string> {
+  const hash = createHash('sha256');
+  const buf = Buffer.allocUnsafe(8 << 20);
+  for (let position = 0; ; ) {
+    const { bytesRead } = await fh.read(buf, 0, buf.length, position);
+    if (bytesRead === 0) break;
+    hash.update(buf.subarray(0, bytesRead));
+    position += bytesRead;
   }
   return hash.digest('hex');
 }
