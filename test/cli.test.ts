@@ -7,6 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { FILESYSTEMS } from '../src/formats/filesystems.js';
 import { writeReleaseFiles } from './helpers/corner-tree.js';
 import { TestProject, avocado } from './helpers/project.js';
 import { missingTools } from './helpers/system.js';
@@ -74,7 +75,13 @@ describe('bad input', () => {
     { name: 'bad AVOCADO_ENGINE', args: ['ext', 'image', 'app'], env: { AVOCADO_ENGINE: 'magic' }, code: 2, stderr: /AVOCADO_ENGINE: unknown engine 'magic'; choose one of native, tools, container/ },
     { name: 'no target', args: ['ext', 'image', 'app'], yaml: 'extensions: {app: {version: "1.0.0"}}\n', code: 2, stderr: /no target given; pass -t\/--target <target>, set AVOCADO_TARGET, or set default_target in/ },
     { name: 'numeric version', args: ['ext', 'image', 'app'], yaml: 'default_target: t\nextensions:\n  app:\n    version: 1.0\n', code: 2, stderr: /avocado\.yaml:4:14: extensions\.app\.version: is a YAML number; quote it/ },
-    { name: 'reserved filesystem', args: ['ext', 'image', 'app'], yaml: 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: squashfs-zst\n', code: 2, stderr: /extensions\.app\.filesystem: filesystem 'squashfs-zst' is not available yet/ },
+    ...FILESYSTEMS.filter((f) => f.unavailable).map((f) => ({
+      name: `reserved filesystem ${f.value}`,
+      args: ['ext', 'image', 'app'],
+      yaml: `default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: ${f.value}\n`,
+      code: 2,
+      stderr: new RegExp(`extensions\\.app\\.filesystem: filesystem '${f.value}' is not available yet`),
+    })),
     { name: 'missing config file', args: ['ext', 'image', 'app', '-C', 'nope.yaml'], code: 2, stderr: /config file not found: .*nope\.yaml; pass -C <file>/ },
   ];
   for (const c of cases) {
@@ -146,7 +153,7 @@ describe('options for the container engine', { skip: missingTools('mksquashfs') 
       writeReleaseFiles(sysroot, 'app-1.0.0');
       const r = p.run(['ext', 'image', 'app', '--container-arg', '-e A="b c"', '--container-arg=--rm', '--dnf-arg', '--nogpgcheck', '--sdk-arch', 'ARM64', '--runs-on', 'me@build.local', '--nfs-port', '12055']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /warning: --container-arg \(2\) is passed to the SDK container, which needs the container engine .*the tools engine builds on this machine and ignores it/);
+      assert.match(r.stderr, /warning: --container-arg \(2\) is passed to the SDK container, which needs the container engine .*the (tools|native) engine builds on this machine and ignores it/);
       assert.match(r.stderr, /warning: --dnf-arg \(1\)/);
       assert.match(r.stderr, /warning: --sdk-arch aarch64 selects the SDK container platform \(linux\/arm64\)/);
       assert.match(r.stderr, /warning: --runs-on me@build\.local .*\(port 12055\)/);
