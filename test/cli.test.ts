@@ -4,12 +4,13 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FILESYSTEMS } from '../src/formats/filesystems.js';
 import { writeReleaseFiles } from './helpers/corner-tree.js';
-import { TestProject, avocado } from './helpers/project.js';
+import { CLI, TestProject, avocado } from './helpers/project.js';
 import { missingTools } from './helpers/system.js';
 
 const YAML = `default_target: qemux86-64
@@ -157,6 +158,36 @@ describe('options for the container engine', { skip: missingTools('mksquashfs') 
       assert.match(r.stderr, /warning: --dnf-arg \(1\)/);
       assert.match(r.stderr, /warning: --sdk-arch aarch64 selects the SDK container platform \(linux\/arm64\)/);
       assert.match(r.stderr, /warning: --runs-on me@build\.local .*\(port 12055\)/);
+    } finally {
+      p.remove();
+    }
+  });
+});
+
+describe('terminal output', { skip: missingTools('script', 'mksquashfs') }, () => {
+  // `script` runs the command on a pseudo-terminal, as a user at a terminal would.
+  const onTty = (p: TestProject, args: string, env: Record<string, string>) =>
+    execFileSync('script', ['-qec', `${process.execPath} ${CLI} ${args}`, '/dev/null'], {
+      cwd: p.dir,
+      env: { PATH: process.env.PATH ?? '', TERM: 'xterm', ...env },
+    }).toString('latin1');
+
+  it('draws progress and colours on a TTY only, and honours NO_COLOR', () => {
+    const p = new TestProject(YAML);
+    try {
+      const sysroot = p.makeSysroot('qemux86-64', 'app');
+      writeReleaseFiles(sysroot, 'app-1.0.0');
+      mkdirSync(join(sysroot, 'usr/share'), { recursive: true });
+      writeFileSync(join(sysroot, 'usr/share/blob'), randomBytes(24 << 20));
+      const tty = onTty(p, 'ext image app --engine tools', {});
+      assert.match(tty, /\r\x1b\[2K/, 'a progress line is drawn and cleared');
+      assert.match(tty, /\x1b\[3\dm/, 'colours on a terminal');
+      const noColor = onTty(p, 'ext image app --engine tools', { NO_COLOR: '1' });
+      assert.doesNotMatch(noColor, /\x1b\[3\dm/);
+      const ci = onTty(p, 'ext image app --engine tools', { CI: 'true' });
+      assert.doesNotMatch(ci, /\r\x1b\[2K/, 'no progress in CI');
+      const piped = p.run(['ext', 'image', 'app', '--engine', 'tools']);
+      assert.doesNotMatch(piped.stderr, /\x1b/, 'nothing but text in a pipe');
     } finally {
       p.remove();
     }
