@@ -4,7 +4,7 @@
  * its output with the uncompressed size as a u32; we drop those four bytes.
  */
 import { createRequire } from 'node:module';
-import type { Codec, CodecSpec } from './codec.js';
+import { packageVersion, type Codec, type CodecSpec } from './codec.js';
 
 interface Lz4Napi {
   compressSync(data: Buffer): Buffer;
@@ -15,7 +15,7 @@ const SIZE_PREFIX = 4;
 
 export function lz4Codec(spec: CodecSpec): Codec {
   const lz4 = require('lz4-napi') as Lz4Napi;
-  const version = (require('lz4-napi/package.json') as { version: string }).version;
+  const version = packageVersion('lz4-napi');
   return {
     spec,
     description: `lz4-napi ${version}`,

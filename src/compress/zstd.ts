@@ -5,7 +5,7 @@
  * kernel's decoder allows (max(block size, 8 KiB)). Level 15 by default, as mksquashfs.
  */
 import { createRequire } from 'node:module';
-import type { Codec, CodecSpec } from './codec.js';
+import { packageVersion, type Codec, type CodecSpec } from './codec.js';
 
 export const ZSTD_DEFAULT_LEVEL = 15;
 
@@ -20,7 +20,7 @@ export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
   const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
   await zstd.init();
   const level = spec.level ?? ZSTD_DEFAULT_LEVEL;
-  const version = (require('@bokuweb/zstd-wasm/package.json') as { version: string }).version;
+  const version = packageVersion('@bokuweb/zstd-wasm');
   return {
     spec,
     description: `@bokuweb/zstd-wasm ${version} level ${level}`,
