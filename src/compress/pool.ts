@@ -34,6 +34,8 @@ interface Slot {
   readonly worker: Worker;
   /** Tasks sent to this worker and not answered yet. */
   readonly busy: Map<number, Task>;
+  /** Called when `busy` empties or the worker exits (set while closing). */
+  idle?: () => void;
 }
 
 /** Tasks kept queued per worker, so that a worker never waits for the main thread between blocks. */
@@ -87,10 +89,19 @@ export class CompressionPool {
     });
   }
 
-  /** Stops every worker; blocks still pending are rejected with `reason`. */
+  /**
+   * Rejects every pending block with `reason` at once, then stops the workers as soon as each
+   * has finished the block it is on (at most one block's time). Terminating a thread in the
+   * middle of a native call (liblzma) would abort the whole process.
+   */
   async close(reason: Error = new Error('the compression pool was closed')): Promise<void> {
     this.fail(reason);
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async (s) => {
+        if (s.busy.size) await new Promise<void>((resolve) => (s.idle = resolve));
+        await s.worker.terminate();
+      }),
+    );
   }
 
   private listen(slot: Slot): void {
@@ -98,6 +109,10 @@ export class CompressionPool {
       const task = slot.busy.get(m.id);
       if (!task) return;
       slot.busy.delete(m.id);
+      if (this.failure) {
+        if (!slot.busy.size) slot.idle?.();
+        return;
+      }
       if ('error' in m) task.reject(new Error(`compression failed: ${m.error}`));
       else {
         const data = Buffer.from(m.data.buffer, m.data.byteOffset, m.data.byteLength);
@@ -108,6 +123,8 @@ export class CompressionPool {
     slot.worker.on('error', (e) => this.fail(new Error(`a compression worker failed: ${e.message}`, { cause: e })));
     slot.worker.on('exit', (code) => {
       if (!this.failure) this.fail(new Error(`a compression worker exited (status ${code})`));
+      slot.busy.clear();
+      slot.idle?.();
     });
   }
 
@@ -126,10 +143,8 @@ export class CompressionPool {
     if (this.failure) return;
     this.failure = e;
     for (const t of this.waiting.splice(0)) t.reject(e);
-    for (const s of this.slots) {
-      for (const t of s.busy.values()) t.reject(e);
-      s.busy.clear();
-    }
+    // Tasks on a worker stay listed until it answers, so that `close` knows when it is idle.
+    for (const s of this.slots) for (const t of s.busy.values()) t.reject(e);
   }
 }
 

@@ -1,0 +1,123 @@
+/**
+ * Each codec's output is the raw stream format the kernel's squashfs decompressor expects, checked
+ * by decoding it with an independent decoder and by reading the stream headers; the worker pool
+ * and the ordered queue give the same bytes in the same order whatever the thread count and
+ * timing, bound the work in flight, and stop on close.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import { describe, it } from 'node:test';
+import { inflateSync } from 'node:zlib';
+import { loadCodec, type CodecName } from '../src/compress/codec.js';
+import { OrderedQueue } from '../src/compress/ordered.js';
+import { CompressionPool } from '../src/compress/pool.js';
+import { pseudoRandom } from './helpers/corner-tree.js';
+import { hasTool } from './helpers/system.js';
+
+const require = createRequire(import.meta.url);
+const BLOCK = 131072;
+const text = Buffer.alloc(BLOCK);
+for (let i = 0; i < BLOCK; i += 40) text.write(`line ${i} of a compressible block\n`, i);
+
+describe('codecs', () => {
+  it('gzip: a zlib stream (78 da), level 9, that inflates back', async () => {
+    const c = await loadCodec({ name: 'gzip', blockSize: BLOCK });
+    const out = Buffer.from(c.compress(text));
+    assert.deepEqual(out.subarray(0, 2), Buffer.from([0x78, 0xda]));
+    assert.deepEqual(inflateSync(out), text);
+  });
+
+  it('zstd: one single-segment frame with the content size, so its window is the block', async () => {
+    const c = await loadCodec({ name: 'zstd', blockSize: BLOCK });
+    const out = Buffer.from(c.compress(text));
+    assert.equal(out.readUInt32LE(0), 0xfd2fb528);
+    assert.ok(out[4]! & 0x20, 'single-segment flag');
+    const zstd = require('@bokuweb/zstd-wasm') as { decompress(b: Uint8Array): Uint8Array };
+    assert.deepEqual(Buffer.from(zstd.decompress(out)), text);
+  });
+
+  it('xz: one .xz stream with a CRC32 check and an LZMA2 dictionary of the block size', { skip: hasTool('xz') ? undefined : 'needs xz (xz-utils)' }, async () => {
+    const c = await loadCodec({ name: 'xz', blockSize: BLOCK });
+    const out = Buffer.from(c.compress(text));
+    assert.deepEqual(out.subarray(0, 6), Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]));
+    assert.equal(out[7], 0x01, 'check type CRC32');
+    // Block header: size byte, flags (one filter), filter id 0x21 (LZMA2), props size 1, dict byte.
+    assert.equal(out[12 + 2], 0x21);
+    const dictByte = out[12 + 4]!;
+    const dict = (2 | (dictByte & 1)) << (dictByte / 2 + 11);
+    assert.equal(dict, BLOCK);
+    assert.deepEqual(execFileSync('xz', ['-dc'], { input: out }), text);
+  });
+
+  it('lz4: a raw block with no size prefix, which decodes to the input', async () => {
+    const c = await loadCodec({ name: 'lz4', blockSize: BLOCK });
+    const out = Buffer.from(c.compress(text));
+    const lz4 = require('lz4-napi') as { uncompressSync(b: Buffer): Buffer };
+    const prefixed = Buffer.concat([Buffer.from([0, 0, 2, 0]), out]); // lz4-napi's own framing: u32 size
+    assert.deepEqual(lz4.uncompressSync(prefixed), text);
+    assert.ok(out.length < BLOCK / 2);
+  });
+
+  for (const name of ['gzip', 'zstd', 'xz', 'lz4'] as CodecName[])
+    it(`${name}: random data comes back larger or equal (the writer then stores it raw)`, async () => {
+      const c = await loadCodec({ name, blockSize: BLOCK });
+      assert.ok(c.compress(pseudoRandom(BLOCK, 5)).length >= BLOCK - 16);
+    });
+});
+
+describe('compression pool', () => {
+  const blocks = (n: number) => Array.from({ length: n }, (_, i) => (i % 3 ? text.subarray(0, 1000 + i * 997) : pseudoRandom(5000 + i, i + 1)));
+
+  it('gives the same bytes as the codec, in submission order, with 1 or 3 threads', async () => {
+    const codec = await loadCodec({ name: 'gzip', blockSize: BLOCK });
+    const expected = blocks(30).map((b) => {
+      const c = Buffer.from(codec.compress(b));
+      return c.length < b.length ? c.toString('hex') : `raw:${Buffer.from(b).toString('hex')}`;
+    });
+    for (const threads of [1, 3]) {
+      const pool = await CompressionPool.start({ name: 'gzip', blockSize: BLOCK }, threads);
+      try {
+        const got: string[] = [];
+        const queue = new OrderedQueue<{ data: Buffer; compressed: boolean }>(4);
+        for (const b of blocks(30)) await queue.add(pool.compress(Uint8Array.prototype.slice.call(b)), (r) => got.push(r.compressed ? r.data.toString('hex') : `raw:${r.data.toString('hex')}`));
+        await queue.drain();
+        assert.deepEqual(got, expected, `${threads} threads`);
+      } finally {
+        await pool.close();
+      }
+    }
+  });
+
+  it('rejects pending blocks when closed, and later ones at once', async () => {
+    const pool = await CompressionPool.start({ name: 'xz', blockSize: BLOCK }, 1);
+    const pending = Array.from({ length: 6 }, () => pool.compress(Buffer.from(text)).then(() => 'done', (e: Error) => e.message));
+    await pool.close(new Error('stop'));
+    assert.ok((await Promise.all(pending)).includes('stop'));
+    await assert.rejects(pool.compress(Buffer.from(text)), /stop/);
+  });
+});
+
+describe('ordered queue', () => {
+  it('delivers in submission order whatever the completion order, with at most `limit` outstanding', async () => {
+    const q = new OrderedQueue<number>(3);
+    const delivered: number[] = [];
+    let maxOutstanding = 0;
+    for (let i = 0; i < 20; i++) {
+      const delay = (i * 7) % 5;
+      await q.add(new Promise((resolve) => setTimeout(() => resolve(i), delay)), (v) => delivered.push(v));
+      maxOutstanding = Math.max(maxOutstanding, q.size);
+    }
+    await q.drain();
+    assert.deepEqual(delivered, Array.from({ length: 20 }, (_, i) => i));
+    assert.ok(maxOutstanding < 3);
+  });
+
+  it('reports a failure when its turn comes, without an unhandled rejection for later ones', async () => {
+    const q = new OrderedQueue<number>(10);
+    await q.add(Promise.resolve(1), () => undefined);
+    await q.add(Promise.reject(new Error('bad block')), () => undefined);
+    await q.add(Promise.reject(new Error('later')), () => undefined);
+    await assert.rejects(q.drain(), /bad block/);
+  });
+});
