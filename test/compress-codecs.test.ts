@@ -37,6 +37,13 @@ describe('codecs', () => {
     assert.deepEqual(Buffer.from(zstd.decompress(out)), text);
   });
 
+  it('zstd: loading the codec again in the same thread keeps the first one working', async () => {
+    const a = await loadCodec({ name: 'zstd', blockSize: BLOCK });
+    const before = Buffer.from(a.compress(text));
+    await loadCodec({ name: 'zstd', blockSize: BLOCK });
+    assert.deepEqual(Buffer.from(a.compress(text)), before);
+  });
+
   it('xz: one .xz stream with a CRC32 check and an LZMA2 dictionary of the block size', { skip: hasTool('xz') ? undefined : 'needs xz (xz-utils)' }, async () => {
     const c = await loadCodec({ name: 'xz', blockSize: BLOCK });
     const out = Buffer.from(c.compress(text));

@@ -16,9 +16,16 @@ interface ZstdWasm {
 
 const require = createRequire(import.meta.url);
 
+/** Instantiated once per thread: a second init() replaces the module under the first's feet. */
+let ready: Promise<ZstdWasm> | undefined;
+
 export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
-  const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
-  await zstd.init();
+  ready ??= (async () => {
+    const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
+    await zstd.init();
+    return zstd;
+  })();
+  const zstd = await ready;
   const level = spec.level ?? ZSTD_DEFAULT_LEVEL;
   const version = packageVersion('@bokuweb/zstd-wasm');
   return {
