@@ -79,9 +79,9 @@ ${EXIT_HELP}`);
       .description('Create a squashfs or EROFS image from an extension sysroot')
       .option('--out <OUT_DIR>', 'also copy the image to OUT_DIR/<name>-<version>.raw (relative to the current directory)')
       .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then native)').choices(ENGINE_NAMES))
-      .option('--container-arg <ARG>', 'extra argument for the SDK container (repeatable; container engine)', collect, [])
-      .option('--dnf-arg <ARG>', 'extra argument for dnf in the SDK container (repeatable; container engine)', collect, [])
-      .option('--runs-on <USER@HOST>', 'run the build on a remote host over SSH (container engine)')
+      .option('--container-arg <ARG>', 'extra docker/podman run argument(s) for the SDK container (repeatable; container engine; see below)', collect, [])
+      .option('--dnf-arg <ARG>', 'extra dnf argument, passed to the SDK container as AVOCADO_DNF_ARGS (repeatable; container engine)', collect, [])
+      .option('--runs-on <USER@HOST>', 'run the build on a remote host over SSH (not available yet: validated, then reported)')
       .option('--nfs-port <PORT>', 'port of the NFS server for --runs-on (default: first free in 12050-12099)')
       .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
   )
@@ -90,6 +90,14 @@ The sysroot <volume>/<target>/extensions/<NAME>/ becomes <volume>/<target>/outpu
 Excluded: var/lib/rpm, var/lib/dnf, var/cache/dnf, dnf's logs, and the extension's var_files globs.
 Every entry is owned by root and stamped with source_date_epoch (default 0).
 
+Engines: native (default; no external tools), tools (mksquashfs / mkfs.erofs on this machine),
+container (the SDK image of sdk.image run with docker or podman - AVOCADO_CONTAINER_TOOL chooses -
+with the volume at /opt/_avocado and the project at /opt/src).
+Container arguments (sdk.container_args, then each --container-arg) are each split once as a
+POSIX shell would: '...' and "..." quote, backslash escapes, $VAR and \${VAR} come from this
+environment (unset: empty); shell operators (; | & > <) are refused. E.g.
+  --container-arg '-e GREETING="hello world"' --container-arg=--network=host
+
 filesystem: values (extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
 ${FILESYSTEM_HELP}
 
@@ -97,6 +105,7 @@ Examples:
   avocado ext image my-app
   avocado ext image my-app -t raspberrypi4 --out dist
   avocado ext image -C path/to/avocado.yaml my-app --json
+  avocado ext image my-app --engine container --sdk-arch aarch64
   AVOCADO_VOLUME=/srv/avocado avocado ext image my-app --verbose
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-image', args));

@@ -3,14 +3,23 @@
  * Engines load lazily so that a command only pays for the one it uses.
  */
 import { ConfigError, UsageError, type ConfigLocation } from '../util/errors.js';
+import type { Project } from '../config/project.js';
+import type { Volume } from '../volume/volume.js';
+import type { ContainerSettings } from './container.js';
 import { ENGINE_NAMES, type Engine, type EngineName } from './engine.js';
 
 export const DEFAULT_ENGINE: EngineName = 'native';
 
 /** Engines planned but not built yet, with what to use instead. */
-const NOT_YET: Partial<Record<EngineName, string>> = {
-  container: 'the container engine is not built yet; use --engine tools (mksquashfs / mkfs.erofs)',
-};
+const NOT_YET: Partial<Record<EngineName, string>> = {};
+
+/** What an engine may need besides the build request. */
+export interface EngineContext {
+  readonly project: Project;
+  readonly volume: Volume;
+  readonly env: NodeJS.ProcessEnv;
+  readonly container: ContainerSettings;
+}
 
 export interface EngineChoice {
   readonly name: EngineName;
@@ -39,15 +48,19 @@ export function chooseEngine(opts: {
   return { name: DEFAULT_ENGINE, source: 'default' };
 }
 
-export async function loadEngine(name: EngineName): Promise<Engine> {
+export async function loadEngine(name: EngineName, ctx: EngineContext): Promise<Engine> {
   switch (name) {
     case 'native': {
       const { NativeEngine } = await import('./native.js');
-      return new NativeEngine();
+      return new NativeEngine(ctx.env);
     }
     case 'tools': {
-      const { ToolsEngine } = await import('./tools.js');
-      return new ToolsEngine();
+      const { LocalToolHost, ToolsEngine } = await import('./tools.js');
+      return new ToolsEngine(new LocalToolHost(ctx.env));
+    }
+    case 'container': {
+      const { ContainerEngine } = await import('./container.js');
+      return new ContainerEngine(ctx.project, ctx.volume, ctx.container, ctx.env);
     }
     default:
       throw new UsageError(`engine '${name}' is not available`, NOT_YET[name]);

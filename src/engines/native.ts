@@ -18,8 +18,8 @@ export class NativeEngine implements Engine {
 
   async prepare(req: BuildRequest): Promise<string> {
     if (req.filesystem.family === 'erofs') {
-      const { ToolsEngine } = await import('./tools.js');
-      this.fallback = new ToolsEngine(this.env);
+      const { LocalToolHost, ToolsEngine } = await import('./tools.js');
+      this.fallback = new ToolsEngine(new LocalToolHost(this.env));
       const tool = await this.fallback.prepare(req);
       return `${tool} via the tools engine (no native EROFS writer yet)`;
     }

@@ -1,50 +1,88 @@
 /**
- * The `tools` engine: mksquashfs / mkfs.erofs on the host, with reproducible settings that the
- * Avocado CLI's lack (root ownership for squashfs too, every time set explicitly) and the exact
- * exclude list from our walk instead of the tools' pattern languages.
+ * The `tools` engine: mksquashfs / mkfs.erofs, with reproducible settings that the Avocado CLI's
+ * lack (root ownership for squashfs too, every time set explicitly) and the exact exclude list
+ * from our walk instead of the tools' pattern languages. Where the tools run is a `ToolHost`:
+ * this machine, or the SDK container (the container engine).
  */
 import { lstat, lutimes, rm, stat, writeFile } from 'node:fs/promises';
 import { BuildError } from '../util/errors.js';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
-import { run, which, type RunResult } from '../util/process.js';
+import { run, which, type RunOptions, type RunResult } from '../util/process.js';
 import { displayPath, pathKey, preOrder } from '../sysroot/entry.js';
-import type { BuildRequest, Engine } from './engine.js';
+import type { BuildRequest, Engine, EngineName } from './engine.js';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const BLOCK_SIZE = 131072;
 
+/** Where mksquashfs / mkfs.erofs run. */
+export interface ToolHost {
+  /** Absolute path of an executable there, or undefined. */
+  which(name: string): Promise<string | undefined>;
+  /**
+   * Runs a tool with a C locale (byte-wise pattern matching) and without SOURCE_DATE_EPOCH
+   * (times come from the flags; mksquashfs 4.5 refuses both together).
+   */
+  run(path: string, args: readonly string[], opts?: Pick<RunOptions, 'signal' | 'onLine'>): Promise<RunResult>;
+  /** The path under which the tools see a path of this machine. */
+  toolPath(hostPath: string): string;
+  /** What to do when a package is missing there. */
+  installHint(pkg: string): string;
+}
+
+/** The tools of this machine. */
+export class LocalToolHost implements ToolHost {
+  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+
+  async which(name: string): Promise<string | undefined> {
+    return which(name, this.env);
+  }
+
+  run(path: string, args: readonly string[], opts: Pick<RunOptions, 'signal' | 'onLine'> = {}): Promise<RunResult> {
+    const env: NodeJS.ProcessEnv = { ...this.env, LC_ALL: 'C' };
+    delete env.SOURCE_DATE_EPOCH;
+    return run(path, args, { ...opts, env });
+  }
+
+  toolPath(hostPath: string): string {
+    return hostPath;
+  }
+
+  installHint(pkg: string): string {
+    return `install ${pkg} (Debian/Ubuntu: apt-get install ${pkg}; Fedora: dnf install ${pkg})`;
+  }
+}
+
 export class ToolsEngine implements Engine {
-  readonly name = 'tools' as const;
   private tool?: { path: string; version: string };
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly host: ToolHost = new LocalToolHost(),
+    readonly name: EngineName = 'tools',
+  ) {}
 
   async prepare(req: BuildRequest): Promise<string> {
     if (req.filesystem.family === 'squashfs') {
-      this.tool = await findMksquashfs(this.env, req.filesystem.compressor);
+      this.tool = await findMksquashfs(this.host, req.filesystem.compressor);
       checkSquashfsExcludes(req);
       return `mksquashfs ${this.tool.version}`;
     }
-    this.tool = await findMkfsErofs(this.env, req.filesystem.compressor, req.filesystem.value);
+    this.tool = await findMkfsErofs(this.host, req.filesystem.compressor, req.filesystem.value);
     checkErofsNames(req, this.tool.version);
     return `mkfs.erofs ${this.tool.version}`;
   }
 
   async build(req: BuildRequest): Promise<void> {
     const tool = this.tool ?? (await this.prepare(req), this.tool!);
-    // Times come from the flags only: mksquashfs 4.5 refuses SOURCE_DATE_EPOCH together with them,
-    // and a C locale makes pattern matching byte-wise.
-    const env: NodeJS.ProcessEnv = { ...this.env, LC_ALL: 'C' };
-    delete env.SOURCE_DATE_EPOCH;
     const cleanup: string[] = [];
     try {
       if (req.filesystem.family === 'squashfs') await pinSymlinkAtimes(req);
-      const args = req.filesystem.family === 'squashfs' ? await squashfsArgs(req, cleanup) : erofsArgs(req);
+      const at = (p: string) => this.host.toolPath(p);
+      const args = req.filesystem.family === 'squashfs' ? await squashfsArgs(req, at, cleanup) : erofsArgs(req, at);
       req.verbose(`running ${tool.path} ${args.map(quoteForDisplay).join(' ')}`);
       const watcher = watchSize(req);
       let result: RunResult;
       try {
-        result = await run(tool.path, args, { env, signal: req.signal, onLine: (l) => req.verbose(l) });
+        result = await this.host.run(tool.path, args, { signal: req.signal, onLine: (l) => req.verbose(l) });
       } finally {
         clearInterval(watcher);
       }
@@ -96,10 +134,11 @@ function watchSize(req: BuildRequest): NodeJS.Timeout {
   }, 200);
 }
 
-async function squashfsArgs(req: BuildRequest, cleanup: string[]): Promise<string[]> {
+/** `at` maps a path of this machine to the path the tool sees. */
+async function squashfsArgs(req: BuildRequest, at: (p: string) => string, cleanup: string[]): Promise<string[]> {
   const e = String(req.sourceDateEpoch);
   const args = [
-    req.tree.dir, req.output,
+    at(req.tree.dir), at(req.output),
     '-noappend', '-no-xattrs', '-all-root', '-reproducible', '-exit-on-error', '-no-progress', '-quiet',
     '-mkfs-time', e, '-all-time', e,
     '-comp', req.filesystem.compressor, '-b', String(BLOCK_SIZE),
@@ -109,7 +148,7 @@ async function squashfsArgs(req: BuildRequest, cleanup: string[]): Promise<strin
     registerTemp(file);
     cleanup.push(file);
     await writeFile(file, squashfsExcludeFile(req.excluded.map((x) => x.path)));
-    args.push('-wildcards', '-ef', file);
+    args.push('-wildcards', '-ef', at(file));
   }
   return args;
 }
@@ -139,7 +178,7 @@ function checkSquashfsExcludes(req: BuildRequest): void {
       throw new BuildError(`the tools engine cannot exclude ${JSON.stringify(x.display)}: its name contains a newline, which mksquashfs's exclude file cannot hold`, 'rename it in the sysroot');
 }
 
-function erofsArgs(req: BuildRequest): string[] {
+function erofsArgs(req: BuildRequest, at: (p: string) => string): string[] {
   const args = ['--quiet', `-T${req.sourceDateEpoch}`, '-U', NIL_UUID, '-x', '-1', '--all-root'];
   if (req.filesystem.compressor !== 'none') args.push(`-z${req.filesystem.compressor}`);
   for (const x of req.excluded) {
@@ -147,7 +186,7 @@ function erofsArgs(req: BuildRequest): string[] {
     if (Buffer.from(utf8, 'utf8').equals(x.path)) args.push(`--exclude-path=${utf8}`);
     else args.push(`--exclude-regex=${erofsRegexFor(x.path)}`);
   }
-  args.push(req.output, req.tree.dir);
+  args.push(at(req.output), at(req.tree.dir));
   return args;
 }
 
@@ -192,16 +231,14 @@ function checkErofsNames(req: BuildRequest, version: string): void {
   }
 }
 
-async function findMksquashfs(env: NodeJS.ProcessEnv, compressor: string): Promise<{ path: string; version: string }> {
-  const path = which('mksquashfs', env);
-  if (!path)
-    throw new BuildError('mksquashfs is not installed (the tools engine runs it)', 'install squashfs-tools (Debian/Ubuntu: apt-get install squashfs-tools; Fedora: dnf install squashfs-tools)');
-  const out = (await run(path, ['-version'], { env })).output;
+async function findMksquashfs(host: ToolHost, compressor: string): Promise<{ path: string; version: string }> {
+  const path = await host.which('mksquashfs');
+  if (!path) throw new BuildError('mksquashfs is not installed', host.installHint('squashfs-tools'));
+  const [out, help] = (await Promise.all([host.run(path, ['-version']), host.run(path, ['-help'])])).map((r) => r.output) as [string, string];
   const version = /mksquashfs version (\d+(?:\.\d+)+)/.exec(out)?.[1];
   if (!version) throw new BuildError(`cannot tell the version of ${path}: 'mksquashfs -version' printed ${JSON.stringify(out.slice(0, 80))}`);
   if (compareVersions(version, '4.4') < 0)
-    throw new BuildError(`mksquashfs ${version} cannot build reproducible images (it lacks -all-time and -mkfs-time)`, 'install squashfs-tools 4.4 or newer');
-  const help = (await run(path, ['-help'], { env })).output;
+    throw new BuildError(`mksquashfs ${version} cannot build reproducible images (it lacks -all-time and -mkfs-time)`, host.installHint('squashfs-tools 4.4 or newer'));
   const compressors: string[] = [];
   const listed = help.indexOf('Compressors available');
   if (listed >= 0)
@@ -214,24 +251,27 @@ async function findMksquashfs(env: NodeJS.ProcessEnv, compressor: string): Promi
   return { path, version };
 }
 
-async function findMkfsErofs(env: NodeJS.ProcessEnv, compressor: string, value: string): Promise<{ path: string; version: string }> {
-  const path = which('mkfs.erofs', env);
-  if (!path)
-    throw new BuildError('mkfs.erofs is not installed (the tools engine runs it)', 'install erofs-utils (Debian/Ubuntu: apt-get install erofs-utils; Fedora: dnf install erofs-utils)');
-  // 1.5 has no --version; it prints its version when it starts, even on a bad source directory.
-  let out = (await run(path, ['-V'], { env })).output;
-  if (!/^mkfs\.erofs\s+\S/m.test(out)) out = (await run(path, ['/nonexistent-avocado/x.img', '/nonexistent-avocado/src'], { env })).output;
+async function findMkfsErofs(host: ToolHost, compressor: string, value: string): Promise<{ path: string; version: string }> {
+  const path = await host.which('mkfs.erofs');
+  if (!path) throw new BuildError('mkfs.erofs is not installed', host.installHint('erofs-utils'));
+  // 1.5 has no -V; it prints its version when it starts, even on a bad source directory.
+  const [v, started, helpRun] = await Promise.all([
+    host.run(path, ['-V']),
+    host.run(path, ['/nonexistent-avocado/x.img', '/nonexistent-avocado/src']),
+    host.run(path, ['--help']),
+  ]);
+  const out = /^mkfs\.erofs\s+\S/m.test(v.output) ? v.output : started.output;
   const version = /^mkfs\.erofs(?:\s+\(erofs-utils\))?\s+v?(\d+(?:\.\d+)*)/m.exec(out)?.[1];
-  if (!version) throw new BuildError(`cannot tell the version of ${path}`, 'install erofs-utils 1.5 or newer');
+  if (!version) throw new BuildError(`cannot tell the version of ${path}`, host.installHint('erofs-utils 1.5 or newer'));
   if (compressor !== 'none') {
-    const help = (await run(path, ['--help'], { env })).output;
+    const help = helpRun.output;
     const available = /Available compressors are:\s*(.*)/.exec(help)?.[1]?.split(/[\s,]+/).filter(Boolean) ?? [];
     if (!available.includes(compressor))
       throw new BuildError(
         `mkfs.erofs ${version} has no ${compressor} compressor (it has ${available.join(', ') || 'none'}), which filesystem ${value} needs`,
         compressor === 'zstd'
-          ? 'install erofs-utils 1.8 or newer built with libzstd (Debian 12 ships 1.5, without it), or choose erofs-lz4'
-          : `install an erofs-utils built with ${compressor}`,
+          ? `${host.installHint('erofs-utils 1.8 or newer, built with libzstd')} (Debian 12 ships 1.5, without it), or choose erofs-lz4, or the native engine`
+          : host.installHint(`an erofs-utils built with ${compressor}`),
       );
   }
   return { path, version };

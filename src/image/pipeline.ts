@@ -8,6 +8,7 @@ import { join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { loadEngine, type EngineChoice } from '../engines/index.js';
 import type { BuildRequest } from '../engines/engine.js';
+import type { ContainerSettings } from '../engines/container.js';
 import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
 import { walkSysroot } from '../sysroot/walk.js';
@@ -29,6 +30,9 @@ export interface ImageOptions {
   readonly volume: Volume;
   readonly extension: string;
   readonly engine: EngineChoice;
+  readonly env: NodeJS.ProcessEnv;
+  /** For the container engine. */
+  readonly container: ContainerSettings;
   /** `--out`, relative to cwd. */
   readonly outDir?: string;
   readonly cwd: string;
@@ -86,7 +90,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   reporter.step(`${tree.stats.entries} entries (${formatBytes(tree.stats.fileBytes)} in ${tree.stats.files} files), ${excluded.length} path(s) excluded`);
   for (const w of await lintSysroot({ root: tree.root, name: ext.name, version: ext.version, types: ext.types })) warn(w);
 
-  const engine = await loadEngine(engineChoice.name);
+  const engine = await loadEngine(engineChoice.name, { project, volume, env: opts.env, container: opts.container });
   const imagePath = volume.imagePath(target, ext.name, ext.version);
   await volume.ensureRoot();
   const file = await AtomicFile.create(imagePath);

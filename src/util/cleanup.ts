@@ -1,11 +1,12 @@
 /**
- * Temporary files and child processes to get rid of if the build fails or is interrupted.
- * Registered paths are removed synchronously on process exit, so even an abrupt exit (second
- * Ctrl-C, uncaught error) never leaves a half-written image behind.
+ * What to undo if the build fails or is interrupted: temporary files, and synchronous actions
+ * such as removing a container. Both run on process exit, so even an abrupt exit (second Ctrl-C,
+ * uncaught error) leaves no half-written image and no stray container behind.
  */
 import { rmSync } from 'node:fs';
 
 const paths = new Set<string>();
+const actions = new Set<() => void>();
 
 export function registerTemp(path: string): void {
   paths.add(path);
@@ -15,7 +16,21 @@ export function unregisterTemp(path: string): void {
   paths.delete(path);
 }
 
+/** Runs `action` at exit unless the returned function is called first. */
+export function onExitSync(action: () => void): () => void {
+  actions.add(action);
+  return () => actions.delete(action);
+}
+
 export function removeTempsSync(): void {
+  for (const a of actions) {
+    try {
+      a();
+    } catch {
+      // best effort at exit
+    }
+  }
+  actions.clear();
   for (const p of paths) {
     try {
       rmSync(p, { force: true, recursive: true });

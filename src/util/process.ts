@@ -20,7 +20,10 @@ export interface RunResult {
   readonly signal: NodeJS.Signals | null;
   /** The last lines of stdout and stderr, interleaved as they arrived. */
   readonly tail: string[];
+  /** stdout and stderr as they arrived (the first MiB). */
   readonly output: string;
+  /** stdout alone (the first MiB). */
+  readonly stdout: string;
 }
 
 export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
@@ -29,6 +32,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
     const keep = opts.keepLines ?? 40;
     const tail: string[] = [];
     let output = '';
+    let stdout = '';
     let partial = '';
     const onData = (chunk: Buffer) => {
       const text = chunk.toString('utf8');
@@ -42,7 +46,10 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
         opts.onLine?.(line);
       }
     };
-    child.stdout.on('data', onData);
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (stdout.length < 1 << 20) stdout += chunk.toString('utf8');
+      onData(chunk);
+    });
     child.stderr.on('data', onData);
     child.on('error', reject);
     child.on('close', (code, signal) => {
@@ -51,7 +58,7 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
         if (tail.length > keep) tail.shift();
         opts.onLine?.(partial);
       }
-      resolve({ code, signal, tail, output });
+      resolve({ code, signal, tail, output, stdout });
     });
   });
 }
