@@ -4,8 +4,7 @@
  * object on stdout. Colour only on a TTY and never with NO_COLOR.
  */
 import { styleText } from 'node:util';
-import type { Reporter as PipelineReporter } from '../image/pipeline.js';
-import { formatBytes } from '../image/pipeline.js';
+import { formatBytes, type Reporter as StepReporter } from '../util/reporter.js';
 
 type Style = Parameters<typeof styleText>[0];
 
@@ -18,7 +17,7 @@ export interface ReporterOptions {
   readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
-export class Reporter implements PipelineReporter {
+export class Reporter implements StepReporter {
   readonly json: boolean;
   readonly verboseOn: boolean;
   private readonly err: NodeJS.WriteStream;

@@ -11,7 +11,7 @@ import type { Volume } from '../volume/volume.js';
 import { copyOverlay } from './overlay.js';
 import { releaseFileContent, type DetectedContent } from './release.js';
 import { enableServices } from './services.js';
-import type { Reporter } from '../image/pipeline.js';
+import type { Reporter } from '../util/reporter.js';
 
 export interface ExtBuildResult {
   readonly extension: string;

@@ -15,15 +15,8 @@ import { walkSysroot } from '../sysroot/walk.js';
 import { AtomicFile, atomicCopy } from '../util/atomic.js';
 import { BuildError, InterruptedError, formatLocation } from '../util/errors.js';
 import { sha256Handle } from '../util/hash.js';
+import { formatBytes, type Reporter } from '../util/reporter.js';
 import type { Volume } from '../volume/volume.js';
-
-export interface Reporter {
-  /** One line per step, e.g. "walking sysroot". */
-  step(message: string): void;
-  warn(message: string): void;
-  verbose(message: string): void;
-  progress(done: number, total?: number): void;
-}
 
 export interface ImageOptions {
   readonly project: Project;
@@ -153,16 +146,4 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     warnings,
     durationMs: Math.round(performance.now() - started),
   };
-}
-
-export function formatBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let i = -1;
-  do {
-    v /= 1024;
-    i++;
-  } while (v >= 1024 && i < units.length - 1);
-  return `${v.toFixed(v < 10 ? 2 : 1)} ${units[i]}`;
 }

@@ -55,7 +55,7 @@ export async function walkSysroot(dir: string, exclusions: Exclusions, hint: str
 
 class Walker {
   readonly excluded: ExcludedPath[] = [];
-  private readonly inodes = new Map<string, { group?: { id: number; count: number }; members: number }>();
+  private readonly inodes = new Map<string, { group?: { id: number; count: number } }>();
 
   constructor(private readonly exclusions: Exclusions) {}
 
@@ -132,8 +132,7 @@ class Walker {
   private link(st: BigIntStats): HardLinkGroup {
     const key = `${st.dev}:${st.ino}`;
     let rec = this.inodes.get(key);
-    if (!rec) this.inodes.set(key, (rec = { members: 0 }));
-    rec.members++;
+    if (!rec) this.inodes.set(key, (rec = {}));
     return (rec.group ??= { id: -1, count: 0 });
   }
 

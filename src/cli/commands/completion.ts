@@ -14,7 +14,7 @@ export function commandSpecs(program: Command): CommandSpec[] {
   const specs: CommandSpec[] = [];
   const globals = program.options;
   const visit = (cmd: Command, path: string[]) => {
-    const options = [...cmd.options, ...(path.length ? globals : []), ...(cmd.name() === 'avocado' ? [] : [])].map((o: Option) => ({
+    const options = [...cmd.options, ...(path.length ? globals : [])].map((o: Option) => ({
       flags: [o.short, o.long].filter((f): f is string => !!f),
       takesValue: o.required || o.optional,
       values: o.argChoices ?? OPTION_VALUES[o.long ?? ''] ?? [],

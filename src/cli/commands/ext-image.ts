@@ -1,7 +1,8 @@
 /** `avocado ext image [NAME]`. */
 import type { Command } from 'commander';
 import { chooseEngine } from '../../engines/index.js';
-import { buildImage, formatBytes } from '../../image/pipeline.js';
+import { buildImage } from '../../image/pipeline.js';
+import { formatBytes } from '../../util/reporter.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandContext } from '../main.js';
 import { parsePort, parseRunsOn, parseSdkArch } from '../options.js';
