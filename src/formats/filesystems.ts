@@ -19,7 +19,7 @@ export interface FilesystemInfo {
 }
 
 export const FILESYSTEMS: readonly FilesystemInfo[] = [
-  { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip (zlib level 9), 128 KiB blocks', kernelMin: '2.6.29' },
+  { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip (zlib streams from libdeflate level 7), 128 KiB blocks', kernelMin: '2.6.29' },
   { value: 'erofs', family: 'erofs', compressor: 'none', description: 'EROFS, uncompressed', kernelMin: '5.4' },
   { value: 'erofs-lz4', family: 'erofs', compressor: 'lz4hc', description: 'EROFS, LZ4HC-compressed', kernelMin: '5.4' },
   { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd-compressed', kernelMin: '6.10' },
