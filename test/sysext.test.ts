@@ -45,10 +45,12 @@ function inNamespace(root: string, inner: string): string {
 }
 
 for (const fs of [
-  { value: 'squashfs', fstype: 'squashfs' as const, tools: ['mksquashfs'] },
-  { value: 'erofs-lz4', fstype: 'erofs' as const, tools: ['mkfs.erofs'] },
+  { engine: 'native', value: 'squashfs', fstype: 'squashfs' as const, tools: [] },
+  { engine: 'native', value: 'squashfs-zst', fstype: 'squashfs' as const, tools: [] },
+  { engine: 'tools', value: 'squashfs', fstype: 'squashfs' as const, tools: ['mksquashfs'] },
+  { engine: 'tools', value: 'erofs-lz4', fstype: 'erofs' as const, tools: ['mkfs.erofs'] },
 ]) {
-  describe(`systemd-sysext merges a ${fs.value} image from ext build + ext image`, {
+  describe(`systemd-sysext merges a ${fs.value} image (${fs.engine} engine) from ext build + ext image`, {
     skip: cannotMount(fs.fstype) ?? missingTools('systemd-sysext', 'unshare', ...fs.tools),
   }, () => {
     it('shows the extension under /usr and unmerges cleanly', async () => {
@@ -58,7 +60,7 @@ for (const fs of [
         writeOverlay(join(p.dir, 'overlay'));
         let r = p.run(['ext', 'build', 'hello']);
         assert.equal(r.code, 0, r.stderr);
-        r = p.run(['ext', 'image', 'hello', '--engine', 'tools', '--out', 'dist']);
+        r = p.run(['ext', 'image', 'hello', '--engine', fs.engine, '--out', 'dist']);
         assert.equal(r.code, 0, r.stderr);
         assert.doesNotMatch(r.stderr, /warning/, 'a freshly built sysroot passes the release-file lint');
         const image = join(p.dir, 'dist', 'hello-1.2.3.raw');
@@ -96,7 +98,7 @@ for (const fs of [
     });
   });
 
-  it(`ignores a ${fs.value} image that the lint warned about`, { skip: cannotMount(fs.fstype) ?? missingTools('systemd-sysext', 'unshare', ...fs.tools) }, () => {
+  it(`ignores a ${fs.value} image (${fs.engine} engine) that the lint warned about`, { skip: cannotMount(fs.fstype) ?? missingTools('systemd-sysext', 'unshare', ...fs.tools) }, () => {
     const p = new TestProject(YAML(fs.value).replace(/\n    overlay:.*\n    enable_services:.*\n/, '\n'));
     const root = mkdtempSync(join(tmpdir(), 'avocado-sysext-root-'));
     try {
@@ -105,7 +107,7 @@ for (const fs of [
       // A release file for another version only: the image name does not match it.
       mkdirSync(join(sysroot, 'usr/lib/extension-release.d'), { recursive: true });
       writeFileSync(join(sysroot, 'usr/lib/extension-release.d/extension-release.hello-1.0.0'), 'ID=_any\n');
-      const r = p.run(['ext', 'image', 'hello', '--engine', 'tools']);
+      const r = p.run(['ext', 'image', 'hello', '--engine', fs.engine]);
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /warning: systemd-sysext will ignore hello-1\.2\.3\.raw: usr\/lib\/extension-release\.d\/extension-release\.hello-1\.2\.3 is missing/);
       mkdirSync(join(root, 'usr/lib'), { recursive: true });
