@@ -29,6 +29,12 @@ describe('help, version, completion', () => {
     for (const s of ['--config <CONFIG>', '--extension <EXTENSION>', '--target <TARGET>', '--out <OUT_DIR>', '--container-arg <ARG>', '--dnf-arg <ARG>', '--runs-on <USER@HOST>', '--nfs-port <PORT>', '--sdk-arch <ARCH>', '--engine <ENGINE>', '--verbose', '--json', 'Examples:', 'Exit status', 'erofs-zst', 'kernel ≥ 6.10'])
       assert.ok(r.stdout.includes(s), `help lacks ${s}`);
     assert.equal(avocado(['help', 'ext'], { cwd }).code, 0);
+    const nested = avocado(['help', 'ext', 'image'], { cwd });
+    assert.equal(nested.code, 0);
+    assert.match(nested.stdout, /Usage: avocado ext image/);
+    const bare = avocado([], { cwd });
+    assert.equal(bare.code, 2, 'no command is a usage error');
+    assert.match(bare.stderr, /Usage: avocado/);
     assert.match(avocado(['--help'], { cwd }).stdout, /ext build my-app/);
   });
   it('prints the version from package.json', () => {

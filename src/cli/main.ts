@@ -60,7 +60,7 @@ async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    await program.parseAsync(argv, { from: 'user' });
+    await program.parseAsync(helpAsFlag(argv), { from: 'user' });
     return ExitCode.ok;
   } catch (e) {
     return report(e, ctx);
@@ -70,6 +70,11 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** `avocado help ext image` means `avocado ext image --help` (commander resolves only one level). */
+function helpAsFlag(argv: string[]): string[] {
+  return argv[0] === 'help' && argv.length > 1 ? [...argv.slice(1), '--help'] : argv;
+}
+
 function allCommands(cmd: import('commander').Command): import('commander').Command[] {
   return [cmd, ...cmd.commands.flatMap(allCommands)];
 }
@@ -77,7 +82,8 @@ function allCommands(cmd: import('commander').Command): import('commander').Comm
 function report(e: unknown, ctx: CommandContext): number {
   const r = ctx.reporter;
   if (e instanceof CommanderError) {
-    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help') return ExitCode.ok;
+    if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return ExitCode.ok;
+    // 'commander.help': no command given, so the help went to stderr as a usage error.
     // commander has printed the message already
     if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.message.replace(/^error: /, ''), exitCode: ExitCode.usage } });
     return ExitCode.usage;
