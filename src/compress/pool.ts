@@ -51,9 +51,11 @@ export class CompressionPool {
     readonly threads: number,
   ) {}
 
-  /** Starts `threads` workers and waits until each has its codec ready. */
-  static async start(spec: CodecSpec, threads = availableParallelism()): Promise<CompressionPool> {
-    const workerUrl = new URL('./worker.js', import.meta.url);
+  /**
+   * Starts `threads` workers and waits until each has its codec ready. `workerUrl` replaces the
+   * block-codec worker with another speaking the same messages (EROFS's cluster packer).
+   */
+  static async start(spec: CodecSpec, threads = availableParallelism(), workerUrl = new URL('./worker.js', import.meta.url)): Promise<CompressionPool> {
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {

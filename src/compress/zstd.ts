@@ -9,9 +9,11 @@ import { packageVersion, type Codec, type CodecSpec } from './codec.js';
 
 export const ZSTD_DEFAULT_LEVEL = 15;
 
-interface ZstdWasm {
+export interface ZstdWasm {
   init(): Promise<void>;
   compress(buf: Uint8Array, level?: number): Uint8Array;
+  createCCtx(): number;
+  compressUsingDict(cctx: number, buf: Uint8Array, dict: Uint8Array, level?: number): Uint8Array;
 }
 
 const require = createRequire(import.meta.url);
@@ -19,13 +21,18 @@ const require = createRequire(import.meta.url);
 /** Instantiated once per thread: a second init() replaces the module under the first's feet. */
 let ready: Promise<ZstdWasm> | undefined;
 
-export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
+/** The module, instantiated on first use in this thread (also used by EROFS's fixed-output zstd). */
+export function zstdWasm(): Promise<ZstdWasm> {
   ready ??= (async () => {
     const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
     await zstd.init();
     return zstd;
   })();
-  const zstd = await ready;
+  return ready;
+}
+
+export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
+  const zstd = await zstdWasm();
   const level = spec.level ?? ZSTD_DEFAULT_LEVEL;
   const version = packageVersion('@bokuweb/zstd-wasm');
   return {

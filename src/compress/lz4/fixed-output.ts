@@ -68,7 +68,9 @@ export class Lz4FixedOutputEncoder {
     const cs = this.chainStart;
     const ce = this.chainEnd;
     const co = this.chainOffset;
-    while (ip <= lastMatchStart) {
+    // Literals the block could still end with: searching past them is pointless.
+    let literalRoom = lastLiteralsFitting(capacity);
+    while (ip <= lastMatchStart && ip - anchor < literalRoom) {
       const length = finder.find(ip, start, matchLimit);
       if (length === 0) {
         ip++;
@@ -120,6 +122,7 @@ export class Lz4FixedOutputEncoder {
       }
       if (stopped) break;
       ip = anchor;
+      literalRoom = lastLiteralsFitting(capacity - op);
     }
 
     const literals = Math.min(end - anchor, lastLiteralsFitting(capacity - op));
@@ -148,7 +151,8 @@ export class Lz4FixedOutputEncoder {
         const f = Math.max(cs[j]!, from[i]! + MIN_MATCH);
         if (ce[j]! - f < MIN_MATCH || cost[i]! < 0) continue;
         const c = cost[i]! + Math.max(0, f - ce[i]!) + 3;
-        if (c < best || (c === best && f < bestFrom)) {
+        // On a tie, a path through matches rather than literals.
+        if (c < best || (c === best && bestBefore < 0)) {
           best = c;
           bestFrom = f;
           bestBefore = i;

@@ -6,7 +6,7 @@
  *
  * Positions are kept as `base + index`, and each block raises `base` beyond the window instead
  * of clearing the tables: entries of earlier blocks then look too far away to be used.
- * Candidates are always verified byte by byte.
+ * Candidates are always verified byte by byte (4 bytes at a time where possible).
  */
 import { MAX_DISTANCE, MIN_MATCH } from './block.js';
 
@@ -19,6 +19,7 @@ export class HashChain {
   private readonly head = new Int32Array(1 << HASH_BITS).fill(-(MAX_DISTANCE + 1));
   private readonly chain = new Uint16Array(WINDOW_MASK + 1);
   private src: Uint8Array = new Uint8Array(0);
+  private view: DataView<ArrayBufferLike> = new DataView(new ArrayBuffer(0));
   private base = 0;
   /** Next position (index in `src`) not yet inserted. */
   private nextToInsert = 0;
@@ -39,7 +40,10 @@ export class HashChain {
       this.head.fill(-(MAX_DISTANCE + 1));
       this.base = 0;
     }
-    this.src = src;
+    if (src !== this.src) {
+      this.src = src;
+      this.view = new DataView(src.buffer, src.byteOffset, src.byteLength);
+    }
     this.nextToInsert = start;
   }
 
@@ -50,25 +54,20 @@ export class HashChain {
    */
   find(ip: number, low: number, limit: number): number {
     const src = this.src;
-    const head = this.head;
+    const view = this.view;
     const chain = this.chain;
-    const base = this.base;
     this.insertUpTo(ip);
-    if (ip < low) low = ip;
-    const lowLimit = Math.max(low, ip - MAX_DISTANCE);
+    const lowLimit = Math.max(Math.min(low, ip), ip - MAX_DISTANCE);
     const maxLength = limit - ip;
     if (maxLength < MIN_MATCH) return 0;
 
-    const s0 = src[ip]!;
-    const s1 = src[ip + 1]!;
-    const s2 = src[ip + 2]!;
-    const s3 = src[ip + 3]!;
+    const first = view.getUint32(ip, true);
     let best = MIN_MATCH - 1;
-    let cand = head[hash4(src, ip)]! - base;
+    let cand = this.head[hash(first)]! - this.base;
     for (let n = this.attempts; n > 0 && cand >= lowLimit; n--) {
-      if (cand < ip && src[cand + best] === src[ip + best] && src[cand] === s0 && src[cand + 1] === s1 && src[cand + 2] === s2 && src[cand + 3] === s3) {
-        let len = MIN_MATCH;
-        while (len < maxLength && src[cand + len] === src[ip + len]) len++;
+      // The byte that would make it longer than the best so far, then the first four.
+      if (cand < ip && src[cand + best] === src[ip + best] && view.getUint32(cand, true) === first) {
+        const len = MIN_MATCH + this.extend(cand + MIN_MATCH, ip + MIN_MATCH, limit);
         if (len > best) {
           best = len;
           this.offset = ip - cand;
@@ -89,30 +88,31 @@ export class HashChain {
    */
   findWider(ip: number, minStart: number, low: number, limit: number, longest: number): number {
     const src = this.src;
+    const view = this.view;
     const chain = this.chain;
     this.insertUpTo(ip);
     const lowLimit = Math.max(low, ip - MAX_DISTANCE);
     const maxForward = limit - ip;
     if (maxForward < MIN_MATCH) return 0;
-    const s0 = src[ip]!;
-    const s1 = src[ip + 1]!;
-    const s2 = src[ip + 2]!;
-    const s3 = src[ip + 3]!;
+    const first = view.getUint32(ip, true);
     let best = longest;
     let found = 0;
-    let cand = this.head[hash4(src, ip)]! - this.base;
+    let cand = this.head[hash(first)]! - this.base;
     for (let n = this.attempts; n > 0 && cand >= lowLimit; n--) {
-      if (cand < ip && src[cand] === s0 && src[cand + 1] === s1 && src[cand + 2] === s2 && src[cand + 3] === s3) {
-        let forward = MIN_MATCH;
-        while (forward < maxForward && src[cand + forward] === src[ip + forward]) forward++;
+      if (cand < ip && view.getUint32(cand, true) === first) {
         let back = 0;
         while (ip - back > minStart && cand - back > low && src[ip - back - 1] === src[cand - back - 1]) back++;
-        if (back + forward > best) {
-          best = back + forward;
-          found = best;
-          this.offset = ip - cand;
-          this.matchStart = ip - back;
-          if (forward === maxForward && ip - back === minStart) break;
+        // To be longer than `best`, the match must reach the byte at (its start + best).
+        const need = best - back;
+        if (need < maxForward && (need < MIN_MATCH || src[cand + need] === src[ip + need])) {
+          const forward = MIN_MATCH + this.extend(cand + MIN_MATCH, ip + MIN_MATCH, limit);
+          if (back + forward > best) {
+            best = back + forward;
+            found = best;
+            this.offset = ip - cand;
+            this.matchStart = ip - back;
+            if (forward === maxForward && ip - back === minStart) break;
+          }
         }
       }
       const d = chain[cand & WINDOW_MASK]!;
@@ -122,13 +122,29 @@ export class HashChain {
     return found;
   }
 
-  private insertUpTo(ip: number): void {
+  /** How many bytes from `a` and `b` (a < b) are equal, stopping at `limit` for `b`. */
+  private extend(a: number, b: number, limit: number): number {
+    const view = this.view;
     const src = this.src;
+    const from = b;
+    while (b + 4 <= limit && view.getUint32(a, true) === view.getUint32(b, true)) {
+      a += 4;
+      b += 4;
+    }
+    while (b < limit && src[a] === src[b]) {
+      a++;
+      b++;
+    }
+    return b - from;
+  }
+
+  private insertUpTo(ip: number): void {
+    const view = this.view;
     const head = this.head;
     const chain = this.chain;
     const base = this.base;
     for (let p = this.nextToInsert; p < ip; p++) {
-      const h = hash4(src, p);
+      const h = hash(view.getUint32(p, true));
       const d = base + p - head[h]!;
       chain[p & WINDOW_MASK] = d > 0 && d <= MAX_DISTANCE ? d : 0;
       head[h] = base + p;
@@ -137,7 +153,6 @@ export class HashChain {
   }
 }
 
-function hash4(src: Uint8Array, p: number): number {
-  const v = src[p]! | (src[p + 1]! << 8) | (src[p + 2]! << 16) | (src[p + 3]! << 24);
+function hash(v: number): number {
   return Math.imul(v, 2654435761) >>> (32 - HASH_BITS);
 }

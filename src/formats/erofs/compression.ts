@@ -1,0 +1,69 @@
+/**
+ * The compression settings of the EROFS values: algorithm, level, physical cluster size, and what
+ * they mean for the superblock and for the kernels that can mount the image.
+ *
+ * Physical clusters of one 4 KiB block are what `mkfs.erofs -zlz4hc` makes by default and what
+ * kernels since 5.4 read. Larger clusters (`erofs_cluster_size`) compress better, because each
+ * holds more input and LZ4 or zstd see more context, but every read of a file has to fetch and
+ * decompress a whole cluster: random reads get slower and use more memory. They need the
+ * big-pcluster feature (Linux 5.13).
+ */
+import type { CodecSpec } from '../../compress/codec.js';
+import { DEFAULT_ATTEMPTS } from '../../compress/lz4/fixed-output.js';
+import type { ClusterOptions } from './clusters.js';
+import { Algorithm, BLOCK_SIZE, Incompat, type AlgorithmId } from './format.js';
+import { encodeCompressionConfigs, algorithmBitmap, lz4Config, zstdConfig, type CompressionConfig } from './superblock.js';
+
+export type ErofsCompressor = 'lz4hc' | 'zstd';
+
+export const DEFAULT_CLUSTER_SIZE = BLOCK_SIZE;
+export const MAX_CLUSTER_SIZE = 256 * 1024;
+/** Most file data one cluster decodes to (also zstd's window: 1 MiB, the most EROFS allows). */
+export const MAX_EXTENT = 1 << 20;
+export const ZSTD_LEVEL = 12;
+
+export interface ErofsCompression {
+  readonly compressor: ErofsCompressor;
+  readonly algorithm: AlgorithmId;
+  /** For the worker threads: name, cluster size (blockSize), level (LZ4: match attempts). */
+  readonly codec: CodecSpec;
+  readonly clusterSize: number;
+  readonly bigPcluster: boolean;
+  /** Superblock: incompatible features, the word at offset 84, the records after it. */
+  readonly incompat: number;
+  readonly algorithmsOrLz4Distance: number;
+  readonly configs: Buffer;
+  /** Oldest kernel that mounts the image. */
+  readonly kernelMin: string;
+}
+
+/** Whether `size` is a cluster size this writer supports; a message saying why not otherwise. */
+export function clusterSizeProblem(size: number): string | undefined {
+  if (!Number.isInteger(size) || size < BLOCK_SIZE || size > MAX_CLUSTER_SIZE || (size & (size - 1)) !== 0)
+    return `must be a power of two from ${BLOCK_SIZE} to ${MAX_CLUSTER_SIZE} bytes`;
+  return undefined;
+}
+
+export function erofsCompression(compressor: ErofsCompressor, clusterSize = DEFAULT_CLUSTER_SIZE): ErofsCompression {
+  const problem = clusterSizeProblem(clusterSize);
+  if (problem) throw new Error(`EROFS cluster size ${clusterSize} ${problem}`);
+  const bigPcluster = clusterSize > BLOCK_SIZE;
+  const configs: CompressionConfig[] = [];
+  if (compressor === 'zstd') configs.push(zstdConfig(Math.log2(MAX_EXTENT)));
+  else if (bigPcluster) configs.push(lz4Config(clusterSize / BLOCK_SIZE));
+  return {
+    compressor,
+    algorithm: compressor === 'zstd' ? Algorithm.ZSTD : Algorithm.LZ4,
+    codec: compressor === 'zstd' ? { name: 'zstd', blockSize: clusterSize, level: ZSTD_LEVEL } : { name: 'lz4', blockSize: clusterSize, level: DEFAULT_ATTEMPTS },
+    clusterSize,
+    bigPcluster,
+    incompat: Incompat.ZERO_PADDING | (configs.length ? Incompat.COMPR_CFGS : 0),
+    algorithmsOrLz4Distance: configs.length ? algorithmBitmap(configs) : 65535,
+    configs: encodeCompressionConfigs(configs),
+    kernelMin: compressor === 'zstd' ? '6.10' : bigPcluster ? '5.13' : '5.4',
+  };
+}
+
+export function clusterOptions(clusterSize: number): ClusterOptions {
+  return { pclusterSize: clusterSize, maxExtent: MAX_EXTENT };
+}

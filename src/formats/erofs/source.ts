@@ -1,0 +1,79 @@
+/**
+ * Reading a regular file of the sysroot: whole ranges at given positions, with errors that name
+ * the file and say what to do, and a check that the file still has the size the walk saw.
+ */
+import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { displayPath, type FileEntry } from '../../sysroot/entry.js';
+import { BuildError } from '../../util/errors.js';
+
+export class SourceFile {
+  private readonly fd: number;
+
+  constructor(readonly file: FileEntry) {
+    try {
+      this.fd = openSync(file.source, 'r');
+    } catch (e) {
+      throw readError(file, e);
+    }
+    let size: number;
+    try {
+      size = fstatSync(this.fd).size;
+    } catch (e) {
+      closeSync(this.fd);
+      throw readError(file, e);
+    }
+    if (size !== file.size) {
+      closeSync(this.fd);
+      throw changedError(file, size);
+    }
+  }
+
+  /** Fills `into` from `position`; the file must be long enough. */
+  read(into: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < into.length) {
+      let n: number;
+      try {
+        n = readSync(this.fd, into, done, into.length - done, position + done);
+      } catch (e) {
+        throw readError(this.file, e);
+      }
+      if (n === 0) throw changedError(this.file, position + done);
+      done += n;
+    }
+  }
+
+  /** A fresh buffer holding `length` bytes from `position`. */
+  readNew(position: number, length: number): Buffer {
+    const b = Buffer.allocUnsafeSlow(length);
+    this.read(b, position);
+    return b;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
+
+/** Runs `fn` with the file open. */
+export function withSource<T>(file: FileEntry, fn: (s: SourceFile) => T): T {
+  const s = new SourceFile(file);
+  try {
+    return fn(s);
+  } finally {
+    s.close();
+  }
+}
+
+function readError(file: FileEntry, e: unknown): BuildError {
+  const err = e as NodeJS.ErrnoException;
+  const reason = err.code === 'EACCES' ? 'permission denied' : err.code === 'ENOENT' ? 'it was removed after the walk' : err.message;
+  return new BuildError(`cannot read ${displayPath(file.source)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
+}
+
+function changedError(file: FileEntry, now: number): BuildError {
+  return new BuildError(
+    `${displayPath(file.source)} changed during the build: it has ${now} bytes, the walk saw ${file.size}`,
+    'build again once nothing writes to the sysroot',
+  );
+}

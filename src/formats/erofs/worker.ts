@@ -1,0 +1,33 @@
+/**
+ * An EROFS compression worker for the shared CompressionPool (same messages as
+ * src/compress/worker.ts): each request is a piece of a file, each answer its clusters as
+ * `ClusterPacker.pack` serializes them. LZ4 uses our HC fixed-output encoder, zstd the
+ * fixed-output search over zstd-wasm.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { CodecSpec } from '../../compress/codec.js';
+import { Lz4FixedOutputEncoder } from '../../compress/lz4/fixed-output.js';
+import { transferable, type BlockRequest, type BlockResult, type WorkerReady } from '../../compress/pool.js';
+import { ZstdFixedOutput } from '../../compress/zstd-fixed-output.js';
+import { ClusterPacker, type FixedOutputCompressor } from './clusters.js';
+import { clusterOptions } from './compression.js';
+
+const port = parentPort!;
+try {
+  const spec = (workerData as { spec: CodecSpec }).spec;
+  const compressor: FixedOutputCompressor = spec.name === 'zstd' ? await ZstdFixedOutput.create(spec.level!) : new Lz4FixedOutputEncoder(spec.level);
+  const packer = new ClusterPacker(compressor, clusterOptions(spec.blockSize));
+  port.on('message', (req: BlockRequest) => {
+    let data: Uint8Array;
+    try {
+      data = transferable(packer.pack(req.data));
+    } catch (e) {
+      port.postMessage({ id: req.id, error: (e as Error).message ?? String(e) } satisfies BlockResult);
+      return;
+    }
+    port.postMessage({ id: req.id, data, compressed: true } satisfies BlockResult, [data.buffer as ArrayBuffer]);
+  });
+  port.postMessage({ ready: true } satisfies WorkerReady);
+} catch (e) {
+  port.postMessage({ ready: false, error: (e as Error).message ?? String(e) } satisfies WorkerReady);
+}
