@@ -15,7 +15,7 @@ export const KNOWN_EXTENSION_KEYS = new Set([
   'post_build', 'subvolumes', 'enable_services', 'modprobe', 'on_merge', 'on_unmerge', 'reload_service_manager',
   'scopes', 'sysext_scopes', 'confext_scopes', 'users', 'groups', 'sdk', 'docker_images', 'stone_include_paths',
   'vendor', 'summary', 'description', 'license', 'url', 'release', 'arch', 'package_files', 'kernel_modules',
-  'include', 'compile',
+  'include', 'compile', 'erofs_cluster_size',
 ]);
 
 export function isOverrideKey(key: string): boolean {

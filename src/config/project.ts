@@ -43,6 +43,8 @@ export interface ExtensionConfig {
   readonly filesystem: FilesystemInfo;
   /** Where the filesystem value came from, e.g. `extensions.app.filesystem` or `default`. */
   readonly filesystemSource: string;
+  /** `erofs_cluster_size`: bytes per compressed EROFS cluster (4096 when unset). */
+  readonly erofsClusterSize?: number;
   readonly types: readonly ExtensionType[];
   readonly varFiles: readonly VarFilePattern[];
   readonly overlay?: OverlaySpec;
@@ -181,6 +183,7 @@ export class Project {
       version: f.version,
       filesystem,
       filesystemSource,
+      erofsClusterSize: f.erofs_cluster_size,
       types: f.types ?? ['sysext', 'confext'],
       varFiles,
       overlay,

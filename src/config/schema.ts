@@ -4,7 +4,7 @@
  */
 import parseSemver from 'semver/functions/parse.js';
 import { z } from 'zod';
-import { FILESYSTEMS, filesystemInfo } from '../formats/filesystems.js';
+import { FILESYSTEMS, erofsClusterSizeProblem, filesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
 import { dottedPath, locationOf, nodeAt, toPlain, type CNode } from './tree.js';
 
@@ -36,6 +36,13 @@ export const extensionSchema = z.looseObject({
     })
     .transform((v) => v as string),
   filesystem: filesystemValue.optional(),
+  erofs_cluster_size: z
+    .number({ error: 'must be a number of bytes' })
+    .superRefine((v, ctx) => {
+      const problem = erofsClusterSizeProblem(v);
+      if (problem) ctx.addIssue({ code: 'custom', message: problem });
+    })
+    .optional(),
   types: z
     .array(z.enum(EXTENSION_TYPES, { error: 'must be sysext or confext' }), { error: 'must be a list: [sysext], [confext] or [sysext, confext]' })
     .min(1, 'must name at least one of sysext, confext')

@@ -14,6 +14,8 @@ export interface BuildRequest {
   /** The top-most excluded paths; engines that read the sysroot themselves must leave them out. */
   readonly excluded: readonly ExcludedPath[];
   readonly filesystem: FilesystemInfo;
+  /** Compressed EROFS: bytes per physical cluster (`erofs_cluster_size`); undefined = 4096. */
+  readonly erofsClusterSize?: number;
   /** Every inode time and the filesystem's own time. */
   readonly sourceDateEpoch: number;
   /** Temporary file to write; the pipeline fsyncs and renames it. */

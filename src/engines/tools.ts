@@ -181,6 +181,7 @@ function checkSquashfsExcludes(req: BuildRequest): void {
 function erofsArgs(req: BuildRequest, at: (p: string) => string): string[] {
   const args = ['--quiet', `-T${req.sourceDateEpoch}`, '-U', NIL_UUID, '-x', '-1', '--all-root'];
   if (req.filesystem.compressor !== 'none') args.push(`-z${req.filesystem.compressor}`);
+  if (req.filesystem.compressor !== 'none' && req.erofsClusterSize && req.erofsClusterSize !== 4096) args.push(`-C${req.erofsClusterSize}`);
   for (const x of req.excluded) {
     const utf8 = x.path.toString('utf8');
     if (Buffer.from(utf8, 'utf8').equals(x.path)) args.push(`--exclude-path=${utf8}`);

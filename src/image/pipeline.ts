@@ -94,6 +94,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       tree,
       excluded,
       filesystem: ext.filesystem,
+      erofsClusterSize: ext.erofsClusterSize,
       sourceDateEpoch: project.sourceDateEpoch,
       output: file.tempPath,
       signal: opts.signal,

@@ -9,6 +9,7 @@
  * big-pcluster feature (Linux 5.13).
  */
 import type { CodecSpec } from '../../compress/codec.js';
+import { EROFS_CLUSTER_SIZE, erofsClusterSizeProblem } from '../filesystems.js';
 import { DEFAULT_ATTEMPTS } from '../../compress/lz4/fixed-output.js';
 import type { ClusterOptions } from './clusters.js';
 import { Algorithm, BLOCK_SIZE, Incompat, type AlgorithmId } from './format.js';
@@ -16,8 +17,6 @@ import { encodeCompressionConfigs, algorithmBitmap, lz4Config, zstdConfig, type 
 
 export type ErofsCompressor = 'lz4hc' | 'zstd';
 
-export const DEFAULT_CLUSTER_SIZE = BLOCK_SIZE;
-export const MAX_CLUSTER_SIZE = 256 * 1024;
 /** Most file data one cluster decodes to (also zstd's window: 1 MiB, the most EROFS allows). */
 export const MAX_EXTENT = 1 << 20;
 export const ZSTD_LEVEL = 12;
@@ -37,16 +36,9 @@ export interface ErofsCompression {
   readonly kernelMin: string;
 }
 
-/** Whether `size` is a cluster size this writer supports; a message saying why not otherwise. */
-export function clusterSizeProblem(size: number): string | undefined {
-  if (!Number.isInteger(size) || size < BLOCK_SIZE || size > MAX_CLUSTER_SIZE || (size & (size - 1)) !== 0)
-    return `must be a power of two from ${BLOCK_SIZE} to ${MAX_CLUSTER_SIZE} bytes`;
-  return undefined;
-}
-
-export function erofsCompression(compressor: ErofsCompressor, clusterSize = DEFAULT_CLUSTER_SIZE): ErofsCompression {
-  const problem = clusterSizeProblem(clusterSize);
-  if (problem) throw new Error(`EROFS cluster size ${clusterSize} ${problem}`);
+export function erofsCompression(compressor: ErofsCompressor, clusterSize: number = EROFS_CLUSTER_SIZE.default): ErofsCompression {
+  const problem = erofsClusterSizeProblem(clusterSize);
+  if (problem) throw new Error(`EROFS cluster size ${problem}`);
   const bigPcluster = clusterSize > BLOCK_SIZE;
   const configs: CompressionConfig[] = [];
   if (compressor === 'zstd') configs.push(zstdConfig(Math.log2(MAX_EXTENT)));
@@ -60,7 +52,7 @@ export function erofsCompression(compressor: ErofsCompressor, clusterSize = DEFA
     incompat: Incompat.ZERO_PADDING | (configs.length ? Incompat.COMPR_CFGS : 0),
     algorithmsOrLz4Distance: configs.length ? algorithmBitmap(configs) : 65535,
     configs: encodeCompressionConfigs(configs),
-    kernelMin: compressor === 'zstd' ? '6.10' : bigPcluster ? '5.13' : '5.4',
+    kernelMin: compressor === 'zstd' ? '6.10' : bigPcluster ? EROFS_CLUSTER_SIZE.bigKernelMin : '5.4',
   };
 }
 
