@@ -1,7 +1,6 @@
 /**
  * The `native` engine: avocado's own writers, no external tools. squashfs is written by
- * src/formats/squashfs; until there is a native EROFS writer, EROFS values are handed to the
- * tools engine, and `prepare` says so in the line the build prints.
+ * src/formats/squashfs, EROFS by src/formats/erofs.
  */
 import { availableParallelism } from 'node:os';
 import type { CodecName } from '../compress/codec.js';
@@ -12,17 +11,11 @@ import type { BuildRequest, Engine } from './engine.js';
 
 export class NativeEngine implements Engine {
   readonly name = 'native' as const;
-  private fallback?: Engine;
 
-  constructor(private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(_env: NodeJS.ProcessEnv = process.env) {}
 
   async prepare(req: BuildRequest): Promise<string> {
-    if (req.filesystem.family === 'erofs') {
-      const { LocalToolHost, ToolsEngine } = await import('./tools.js');
-      this.fallback = new ToolsEngine(new LocalToolHost(this.env));
-      const tool = await this.fallback.prepare(req);
-      return `${tool} via the tools engine (no native EROFS writer yet)`;
-    }
+    if (req.filesystem.family === 'erofs') return (await import('../formats/erofs/build.js')).describeErofsBuild(req);
     const codec = squashfsCodec(req.filesystem.compressor);
     // Load the compression library now, so that a missing one fails before any work.
     const { loadCodec } = await import('../compress/codec.js');
@@ -33,10 +26,7 @@ export class NativeEngine implements Engine {
   }
 
   async build(req: BuildRequest): Promise<void> {
-    if (req.filesystem.family === 'erofs') {
-      if (!this.fallback) await this.prepare(req);
-      return this.fallback!.build(req);
-    }
+    if (req.filesystem.family === 'erofs') return (await import('../formats/erofs/build.js')).buildErofs(req);
     const summary = await writeSquashfs(req.tree, req.output, {
       compressor: squashfsCodec(req.filesystem.compressor),
       time: req.sourceDateEpoch,

@@ -24,7 +24,7 @@ export class SourceFile {
     }
     if (size !== file.size) {
       closeSync(this.fd);
-      throw changedError(file, size);
+      throw changedError(file, size < file.size ? 'shorter' : 'longer');
     }
   }
 
@@ -38,7 +38,7 @@ export class SourceFile {
       } catch (e) {
         throw readError(this.file, e);
       }
-      if (n === 0) throw changedError(this.file, position + done);
+      if (n === 0) throw changedError(this.file, 'shorter');
       done += n;
     }
   }
@@ -71,9 +71,6 @@ function readError(file: FileEntry, e: unknown): BuildError {
   return new BuildError(`cannot read ${displayPath(file.source)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
 }
 
-function changedError(file: FileEntry, now: number): BuildError {
-  return new BuildError(
-    `${displayPath(file.source)} changed during the build: it has ${now} bytes, the walk saw ${file.size}`,
-    'build again once nothing writes to the sysroot',
-  );
+function changedError(file: FileEntry, how: 'shorter' | 'longer'): BuildError {
+  return new BuildError(`${displayPath(file.source)} changed during the build: it is ${how} than the ${file.size} bytes seen when the sysroot was walked`, 'build again once nothing writes to the sysroot');
 }

@@ -1,0 +1,51 @@
+/**
+ * The native engine's EROFS builds: a build request's filesystem value and `erofs_cluster_size`
+ * turned into writer options, the line the build prints, and the summary shown with --verbose.
+ */
+import { availableParallelism } from 'node:os';
+import type { BuildRequest } from '../../engines/engine.js';
+import { BuildError } from '../../util/errors.js';
+import { EROFS_CLUSTER_SIZE } from '../filesystems.js';
+import { erofsCompression, type ErofsCompression } from './compression.js';
+import { writeErofs } from './writer.js';
+
+function compressionFor(req: BuildRequest): ErofsCompression | undefined {
+  const c = req.filesystem.compressor;
+  if (c === 'none') return undefined;
+  if (c !== 'lz4hc' && c !== 'zstd') throw new BuildError(`the native EROFS writer has no ${c} compressor`);
+  try {
+    return erofsCompression(c, req.erofsClusterSize ?? EROFS_CLUSTER_SIZE.default);
+  } catch (e) {
+    throw new BuildError((e as Error).message, 'set erofs_cluster_size to 4096, 8192, … 262144');
+  }
+}
+
+/** What will write the image, e.g. "native EROFS writer, LZ4HC, 4 KiB clusters, 2 threads; mounts on Linux ≥ 5.4". */
+export async function describeErofsBuild(req: BuildRequest): Promise<string> {
+  const compression = compressionFor(req);
+  if (!compression) {
+    const ignored = req.erofsClusterSize ? ' (erofs_cluster_size applies to compressed EROFS only)' : '';
+    return `native EROFS writer, uncompressed${ignored}; mounts on Linux ≥ 5.4 (5.15 if a file has 1 MiB or more of zero blocks)`;
+  }
+  if (compression.compressor === 'zstd') {
+    // Load the WebAssembly module now, so that a broken install fails before any work.
+    const { zstdWasm } = await import('../../compress/zstd.js');
+    await zstdWasm().catch((e: Error) => {
+      throw new BuildError(`cannot load the zstd compressor: ${e.message}`, 'reinstall avocado (npm install) so that its compression libraries are present');
+    });
+  }
+  const what = compression.compressor === 'zstd' ? `zstd level ${compression.codec.level}` : 'LZ4HC';
+  return `native EROFS writer, ${what}, ${compression.clusterSize / 1024} KiB clusters, ${availableParallelism()} threads; mounts on Linux ≥ ${compression.kernelMin}`;
+}
+
+export async function buildErofs(req: BuildRequest): Promise<void> {
+  const summary = await writeErofs(req.tree, req.output, {
+    compression: compressionFor(req),
+    time: req.sourceDateEpoch,
+    signal: req.signal,
+    progress: req.progress,
+  });
+  req.verbose(
+    `erofs: ${summary.inodes} inodes, ${summary.compressedFiles} compressed files, ${summary.chunkedFiles} files stored without their zero blocks, ${summary.size} bytes; mounts on Linux ≥ ${summary.kernelMin}`,
+  );
+}
