@@ -2,7 +2,7 @@
  * zstd "fixed-output" compression: the longest input prefix whose zstd frame fits in a given
  * number of bytes. zstd has no such mode, so this searches the input length (as erofs-utils does
  * for zstd): a first guess, then guesses scaled by the ratio achieved, then bisection, stopping
- * once the bracket is within 1/256 of the length. Each trial is a one-shot frame from a reused
+ * once the bracket is within 1/64 of the length. Each trial is a one-shot frame from a reused
  * context; the result depends on the input only.
  */
 import type { FitResult } from './lz4/fixed-output.js';
@@ -24,7 +24,7 @@ export class ZstdFixedOutput {
   }
 
   /**
-   * Compresses the longest prefix of `src[start, end)` (to within 1/256) whose frame fits in
+   * Compresses the longest prefix of `src[start, end)` (to within 1/64) whose frame fits in
    * `capacity` bytes into `dst`. Returns consumed 0 if not even `capacity + 1` bytes fit, i.e.
    * the data does not compress.
    */
@@ -39,7 +39,7 @@ export class ZstdFixedOutput {
       if (frame.length <= capacity) {
         fit = guess;
         fitFrame = frame;
-        if (tooBig - fit <= Math.max(1, fit >> 8)) break;
+        if (tooBig - fit <= Math.max(1, fit >> 6)) break;
         guess = Math.floor((guess * capacity) / frame.length);
         if (guess >= tooBig) guess = Math.floor((fit + tooBig) / 2);
         guess = Math.max(guess, fit + 1);

@@ -22,7 +22,7 @@ export const FILESYSTEMS: readonly FilesystemInfo[] = [
   { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip (zlib streams from libdeflate level 7), 128 KiB blocks', kernelMin: '2.6.29' },
   { value: 'erofs', family: 'erofs', compressor: 'none', description: 'EROFS, uncompressed (a file with 1 MiB or more of zero blocks is stored without them: kernel ≥ 5.15)', kernelMin: '5.4' },
   { value: 'erofs-lz4', family: 'erofs', compressor: 'lz4hc', description: 'EROFS, LZ4HC in 4 KiB clusters as mkfs.erofs -zlz4hc (erofs_cluster_size: up to 256 KiB, smaller images, slower random reads, kernel ≥ 5.13)', kernelMin: '5.4' },
-  { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd level 12 in 4 KiB clusters (erofs_cluster_size: up to 256 KiB)', kernelMin: '6.10' },
+  { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd level 3 in 4 KiB clusters (erofs_cluster_size: up to 256 KiB)', kernelMin: '6.10' },
   { value: 'squashfs-zst', family: 'squashfs', compressor: 'zstd', description: 'squashfs, zstd (level 15), 128 KiB blocks', kernelMin: '4.14' },
   { value: 'squashfs-xz', family: 'squashfs', compressor: 'xz', description: 'squashfs, xz (preset 6, 128 KiB dictionary), 128 KiB blocks', kernelMin: '2.6.38' },
   { value: 'squashfs-lz4', family: 'squashfs', compressor: 'lz4', description: 'squashfs, lz4, 128 KiB blocks', kernelMin: '3.19' },
