@@ -10,12 +10,12 @@
  * that match ours: -noappend -no-xattrs -all-root, same compressor, 128 KiB blocks.
  * --random also builds a large seeded random tree and checks it round-trips through the kernel.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
-import { availableParallelism, cpus, release } from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { corpus as corpusDir, machineLine, mb, median, timed, type Run } from './harness.js';
 
 const { values } = parseArgs({
   options: {
@@ -27,39 +27,16 @@ const { values } = parseArgs({
   },
 });
 
-const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const BUILD = fileURLToPath(new URL('./squashfs-build.js', import.meta.url));
-const MAKE_SYSROOT = process.env.AVOCADO_MAKE_SYSROOT ?? join(REPO, '../shared/corpus/make-sysroot.sh');
 const runs = Number(values.runs);
 mkdirSync(values.work, { recursive: true });
 
-interface Run {
-  wall: number;
-  rssKiB: number;
-  size: number;
-}
-
-/** Runs a command under /usr/bin/time, returns wall seconds, peak RSS and the image size. */
-function timed(cmd: string, args: string[], image: string): Run {
-  rmSync(image, { force: true });
-  const start = performance.now();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
-  const wall = (performance.now() - start) / 1000;
-  if (r.status !== 0) throw new Error(`${cmd} failed: ${r.stderr}`);
-  const rssKiB = Number(r.stderr.trim().split('\n').pop());
-  return { wall, rssKiB, size: statSync(image).size };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
-const mb = (n: number) => (n / 1e6).toFixed(1);
-
 const mksquashfsVersion = /version (\S+)/.exec(execFileSync('mksquashfs', ['-version'], { encoding: 'utf8' }))?.[1];
-console.log(`# ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Linux ${release()}, Node ${process.version}, mksquashfs ${mksquashfsVersion}, ${runs} runs each, alternating`);
+console.log(machineLine(`mksquashfs ${mksquashfsVersion}`, runs));
 console.log('| corpus | compressor | ours wall s | mksquashfs wall s | wall ratio | ours RSS MB | mksquashfs RSS MB | ours size MB | mksquashfs size MB | size ratio |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const corpus of values.corpus.split(',')) {
-  const src = join(values.work, corpus);
-  if (!existsSync(src)) execFileSync('bash', [MAKE_SYSROOT, src, corpus], { stdio: 'inherit' });
+  const src = corpusDir(values.work, corpus);
   for (const comp of values.compressors.split(',')) {
     const ours: Run[] = [];
     const theirs: Run[] = [];
