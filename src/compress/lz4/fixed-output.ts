@@ -8,6 +8,7 @@ import {
   LAST_LITERALS,
   MATCH_FIND_LIMIT,
   MIN_MATCH,
+  extraLengthBytes,
   lastLiteralsFitting,
   sequenceSize,
   writeLastLiterals,
@@ -21,6 +22,13 @@ export const DEFAULT_ATTEMPTS = 256;
 const PROBE_BACK = 3;
 /** The most overlapping matches considered together. */
 const MAX_CHAIN = 32;
+/** The longest match whose length fits in its token (4 + 14). */
+const SHORT_MATCH_MAX = MIN_MATCH + 14;
+
+/** Bytes `n` literals take in a sequence, besides the token. */
+function literalsCost(n: number): number {
+  return n + extraLengthBytes(n);
+}
 
 export interface FitResult {
   /** Input bytes the block decodes to (from `start`). */
@@ -132,7 +140,7 @@ export class Lz4FixedOutputEncoder {
 
   /**
    * Picks which matches of the chain to write, the last one always: the cheapest cover of
-   * [anchor, end of the last match) in bytes, counting a literal as 1 and a sequence as 3. A
+   * [anchor, end of the last match) in bytes (literals, 3 per sequence, extra length bytes). A
    * match may start later than found (it then gives up its first bytes) so that the one before
    * it keeps 4. Leaves the chosen indexes in `path` and their starts in `from`; returns how many.
    */
@@ -144,13 +152,15 @@ export class Lz4FixedOutputEncoder {
     const before = this.before;
     for (let j = 0; j < n; j++) {
       // Reached with literals only, from the anchor.
-      let best = cs[j]! - anchor + 3;
+      let best = literalsCost(cs[j]! - anchor) + 3;
       let bestFrom = cs[j]!;
       let bestBefore = -1;
       for (let i = 0; i < j; i++) {
         const f = Math.max(cs[j]!, from[i]! + MIN_MATCH);
         if (ce[j]! - f < MIN_MATCH || cost[i]! < 0) continue;
-        const c = cost[i]! + Math.max(0, f - ce[i]!) + 3;
+        // The match before ends at f (or earlier, literals filling the gap): its extra length
+        // bytes are known now.
+        const c = cost[i]! + extraLengthBytes(Math.min(ce[i]!, f) - from[i]! - MIN_MATCH) + literalsCost(Math.max(0, f - ce[i]!)) + 3;
         // On a tie, a path through matches rather than literals.
         if (c < best || (c === best && bestBefore < 0)) {
           best = c;
@@ -165,6 +175,14 @@ export class Lz4FixedOutputEncoder {
     let count = 0;
     for (let j = n - 1; j >= 0; j = before[j]!) this.reversed[count++] = j;
     for (let u = 0; u < count; u++) this.path[u] = this.reversed[count - 1 - u]!;
+    // Where two chosen matches overlap, the first keeps up to 18 bytes (the longest without an
+    // extra length byte) and the second starts later: neither costs more, the second may cost less.
+    for (let u = 0; u + 1 < count; u++) {
+      const a = this.path[u]!;
+      const b = this.path[u + 1]!;
+      const cut = Math.min(from[a]! + SHORT_MATCH_MAX, ce[a]!, ce[b]! - MIN_MATCH);
+      if (cut > from[b]!) from[b] = cut;
+    }
     return count;
   }
 
