@@ -18,8 +18,13 @@ import { HashChain } from './hash-chain.js';
 
 /** Candidates examined per search: the quality/speed knob (LZ4HC level 9 examines 256). */
 export const DEFAULT_ATTEMPTS = 256;
-/** Where the next match is looked for: this many bytes before the end of the current one. */
+/**
+ * Where the next match is looked for: this many bytes before the end of the current one, but at
+ * least PROBE_MIN bytes after its start (short matches would otherwise only be probed at their
+ * second byte).
+ */
 const PROBE_BACK = 3;
+const PROBE_MIN = 2;
 /** The most overlapping matches considered together. */
 const MAX_CHAIN = 32;
 /** The longest match whose length fits in its token (4 + 14). */
@@ -94,7 +99,7 @@ export class Lz4FixedOutputEncoder {
       co[0] = o0;
       let n = 1;
       while (n < MAX_CHAIN) {
-        const probe = ce[n - 1]! - PROBE_BACK;
+        const probe = Math.max(ce[n - 1]! - PROBE_BACK, cs[n - 1]! + PROBE_MIN);
         if (probe > lastMatchStart || probe <= cs[n - 1]!) break;
         const wider = finder.findWider(probe, cs[n - 1]!, start, matchLimit, ce[n - 1]! - cs[n - 1]!);
         if (wider === 0) break;

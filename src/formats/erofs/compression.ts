@@ -21,6 +21,12 @@ export type ErofsCompressor = 'lz4hc' | 'zstd';
 export const MAX_EXTENT = 1 << 20;
 /** mkfs.erofs's zstd default; higher levels shrink 4 KiB clusters a little (6: about 5 %) at several times the time. */
 export const ZSTD_LEVEL = 3;
+/**
+ * LZ4 match candidates examined per search in clusters larger than a block: their 64 KiB window
+ * makes hash chains long, and 64 instead of 256 keeps the time near mkfs.erofs's for about 0.07 %
+ * more size.
+ */
+export const LZ4_BIG_CLUSTER_ATTEMPTS = 64;
 
 export interface ErofsCompression {
   readonly compressor: ErofsCompressor;
@@ -47,7 +53,7 @@ export function erofsCompression(compressor: ErofsCompressor, clusterSize: numbe
   return {
     compressor,
     algorithm: compressor === 'zstd' ? Algorithm.ZSTD : Algorithm.LZ4,
-    codec: compressor === 'zstd' ? { name: 'zstd', blockSize: clusterSize, level: ZSTD_LEVEL } : { name: 'lz4', blockSize: clusterSize, level: DEFAULT_ATTEMPTS },
+    codec: compressor === 'zstd' ? { name: 'zstd', blockSize: clusterSize, level: ZSTD_LEVEL } : { name: 'lz4', blockSize: clusterSize, level: bigPcluster ? LZ4_BIG_CLUSTER_ATTEMPTS : DEFAULT_ATTEMPTS },
     clusterSize,
     bigPcluster,
     incompat: Incompat.ZERO_PADDING | (configs.length ? Incompat.COMPR_CFGS : 0),

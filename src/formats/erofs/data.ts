@@ -2,8 +2,8 @@
  * File data, written in order after block 0: each regular file's blocks, as
  *  - flat: its full blocks, and its tail (size % 4 KiB) either kept for inline storage after the
  *    inode or padded to a block of its own;
- *  - chunk-based (uncompressed images only): for files with at least 1 MiB of all-zero blocks,
- *    which become holes (nothing stored, read back as zeros);
+ *  - chunk-based (uncompressed images only): for files with at least 1 MiB (and 1/64) of
+ *    all-zero blocks, which become holes (nothing stored, read back as zeros; Linux 5.15);
  *  - compressed: pieces of up to 4 MiB are cut into clusters on the worker pool (clusters.ts) and
  *    appended strictly in the order they were read. A file stays compressed only if that saves at
  *    least a block over its size, with its indexes counted as mkfs.erofs counts them; otherwise
@@ -48,8 +48,13 @@ export interface DataWriterOptions {
 const PIECE = 4 << 20;
 /** Bytes read at a time for flat files. */
 const READ_CHUNK = 1 << 20;
-/** All-zero blocks that make an uncompressed file chunk-based (1 MiB). */
-export const HOLE_BLOCKS_FOR_CHUNKS = 256;
+/**
+ * An uncompressed file becomes chunk-based when its all-zero blocks add up to 1 MiB and to 1/64
+ * of its blocks: then the holes save far more than the chunk map (4 bytes per block) costs.
+ */
+function worthChunks(zeroBlocks: number, blocks: number): boolean {
+  return zeroBlocks >= 256 && zeroBlocks * 64 >= blocks;
+}
 
 const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 
@@ -171,7 +176,7 @@ export class DataWriter {
       }
       const tailBytes = tail ? src.readNew(full * BLOCK_SIZE, tail) : undefined;
       if (tailBytes && counted) this.read(tail);
-      if (chunksAllowed && zeroBlocks >= HOLE_BLOCKS_FOR_CHUNKS) {
+      if (chunksAllowed && worthChunks(zeroBlocks, full)) {
         this.sink.flush();
         this.sink.position = start;
         return this.writeChunked(src);
