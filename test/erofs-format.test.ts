@@ -15,7 +15,7 @@ import { encodeCompressionMap, compressionMapSize, lclusterIndexes } from '../sr
 import { crc32c } from '../src/formats/erofs/crc32c.js';
 import { DOT, DOTDOT, directorySize, encodeDirectory, withDots, type Dirent } from '../src/formats/erofs/directory.js';
 import { encodeInode, encodeRdev, needsExtendedInode } from '../src/formats/erofs/inode.js';
-import { MetadataLayout } from '../src/formats/erofs/metadata-layout.js';
+import { MetadataLayout, nidAt } from '../src/formats/erofs/metadata-layout.js';
 import { encodeCompressionConfigs, encodeSuperblock, lz4Config, sealBlockZero, zstdConfig } from '../src/formats/erofs/superblock.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
 import { missingTools } from './helpers/system.js';
@@ -172,6 +172,13 @@ describe('EROFS metadata layout', () => {
     // The rest of the last block of that item (3 × 4096 - 9024 = 3264 bytes) is still usable.
     assert.deepEqual(layout.place(3000), { areaBlock: 4, offset: 9024 - 2 * BLOCK });
     assert.deepEqual(layout.place(1000), { areaBlock: 0, offset: 1344 });
+  });
+
+  it('numbers items by 32-byte slot from byte 0, past 2^31 bytes too', () => {
+    assert.equal(nidAt({ areaBlock: 0, offset: 1152 }, 1000), 36);
+    assert.equal(nidAt({ areaBlock: 1, offset: 64 }, 10), (10 * BLOCK + 64) / 32);
+    // Metadata after 3 GiB of data.
+    assert.equal(nidAt({ areaBlock: 2, offset: 32 }, 786432), ((786432 + 1) * BLOCK + 32) / 32);
   });
 });
 

@@ -18,7 +18,7 @@ import { encodeCompressionConfigs, algorithmBitmap, lz4Config, zstdConfig, type 
 export type ErofsCompressor = 'lz4hc' | 'zstd';
 
 /** Most file data one cluster decodes to (also zstd's window: 1 MiB, the most EROFS allows). */
-export const MAX_EXTENT = 1 << 20;
+export const MAX_DECODED_EXTENT = 1 << 20;
 /** mkfs.erofs's zstd default; higher levels shrink 4 KiB clusters a little (6: about 5 %) at several times the time. */
 export const ZSTD_LEVEL = 3;
 /**
@@ -48,7 +48,7 @@ export function erofsCompression(compressor: ErofsCompressor, clusterSize: numbe
   if (problem) throw new Error(`EROFS cluster size ${problem}`);
   const bigPcluster = clusterSize > BLOCK_SIZE;
   const configs: CompressionConfig[] = [];
-  if (compressor === 'zstd') configs.push(zstdConfig(Math.log2(MAX_EXTENT)));
+  if (compressor === 'zstd') configs.push(zstdConfig(Math.log2(MAX_DECODED_EXTENT)));
   else if (bigPcluster) configs.push(lz4Config(clusterSize / BLOCK_SIZE));
   return {
     compressor,
@@ -64,5 +64,5 @@ export function erofsCompression(compressor: ErofsCompressor, clusterSize: numbe
 }
 
 export function clusterOptions(clusterSize: number): ClusterOptions {
-  return { pclusterSize: clusterSize, maxExtent: MAX_EXTENT };
+  return { pclusterSize: clusterSize, maxExtent: MAX_DECODED_EXTENT };
 }

@@ -87,6 +87,15 @@ export class MetadataLayout {
   }
 }
 
+/**
+ * The nid of an item placed at `pos` once the metadata blocks start at block `metaStart`
+ * (meta_blkaddr is 0: a nid is the byte offset / 32; not `>>`, offsets pass 2^31 in large images).
+ */
+export function nidAt(pos: AreaPosition, metaStart: number): number {
+  const block = pos.areaBlock === 0 ? 0 : metaStart + pos.areaBlock - 1;
+  return (block * BLOCK_SIZE + pos.offset) / SLOT_SIZE;
+}
+
 function roundUp(n: number): number {
   return Math.ceil(n / SLOT_SIZE) * SLOT_SIZE;
 }

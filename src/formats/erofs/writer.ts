@@ -25,9 +25,9 @@ import { ImageSink } from '../squashfs/sink.js';
 import type { ErofsCompression } from './compression.js';
 import { DataWriter, type FileStorage, type StoredFile } from './data.js';
 import { DOT, DOTDOT, directorySize, encodeDirectory, withDots, type Dirent } from './directory.js';
-import { BLOCK_SIZE, Compat, FileType, Incompat, Layout, MAX_NAME, ModeType, NULL_ADDR, SLOT_BITS, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, type LayoutId } from './format.js';
+import { BLOCK_SIZE, Compat, FileType, Incompat, Layout, MAX_NAME, ModeType, NULL_ADDR, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, type LayoutId } from './format.js';
 import { encodeInode, encodeRdev, inodeSize } from './inode.js';
-import { MetadataLayout, type AreaPosition } from './metadata-layout.js';
+import { MetadataLayout, nidAt, type AreaPosition } from './metadata-layout.js';
 import { encodeSuperblock, sealBlockZero } from './superblock.js';
 
 export interface ErofsOptions {
@@ -72,9 +72,7 @@ interface InodePlan {
   nid?: number;
   /** What follows the inode in the metadata area. */
   inline?: Buffer | (() => Buffer);
-  inlineSize?: number;
   layout?: LayoutId;
-  u?: number;
 }
 
 const NIL_UUID = new Uint8Array(16);
@@ -123,7 +121,7 @@ export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsO
       nextBlock += d.blocks;
     }
     const metaStart = nextBlock;
-    for (const inode of plan) inode.nid = absolutePosition(inode.position!, metaStart) >> SLOT_BITS;
+    for (const inode of plan) inode.nid = nidAt(inode.position!, metaStart);
     const blocks = metaStart + layout.blocks;
     if (blocks > 0xffffffff) throw new BuildError(`the image would need ${blocks} blocks; EROFS addresses at most 2^32 (16 TiB)`);
 
@@ -279,7 +277,6 @@ function describeInodes(plan: InodePlan[], layout: MetadataLayout): { inode: Ino
         inode.layout = Layout.FLAT_PLAIN;
     }
     inode.inline = inline;
-    inode.inlineSize = inlineSize;
     inode.position = inode === plan[0] ? layout.placeInBlockZero(isize + inlineSize) : layout.place(isize + inlineSize);
     if (!inode.position) throw new Error('internal error: the root inode does not fit in block 0');
   }
@@ -332,10 +329,6 @@ function directoryData(dir: InodePlan): Buffer {
     { name: DOTDOT, type: FileType.DIR, nid: dir.parent!.nid! },
   );
   return encodeDirectory(entries);
-}
-
-function absolutePosition(pos: AreaPosition, metaStart: number): number {
-  return (pos.areaBlock === 0 ? 0 : metaStart + pos.areaBlock - 1) * BLOCK_SIZE + pos.offset;
 }
 
 function fileType(e: Entry): number {
