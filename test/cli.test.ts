@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { FILESYSTEMS } from '../src/formats/filesystems.js';
 import { writeReleaseFiles } from './helpers/corner-tree.js';
 import { CLI, TestProject, avocado } from './helpers/project.js';
 import { missingTools } from './helpers/system.js';
@@ -82,13 +81,6 @@ describe('bad input', () => {
     { name: 'bad AVOCADO_ENGINE', args: ['ext', 'image', 'app'], env: { AVOCADO_ENGINE: 'magic' }, code: 2, stderr: /AVOCADO_ENGINE: unknown engine 'magic'; choose one of native, tools, container/ },
     { name: 'no target', args: ['ext', 'image', 'app'], yaml: 'extensions: {app: {version: "1.0.0"}}\n', code: 2, stderr: /no target given; pass -t\/--target <target>, set AVOCADO_TARGET, or set default_target in/ },
     { name: 'numeric version', args: ['ext', 'image', 'app'], yaml: 'default_target: t\nextensions:\n  app:\n    version: 1.0\n', code: 2, stderr: /avocado\.yaml:4:14: extensions\.app\.version: is a YAML number; quote it/ },
-    ...FILESYSTEMS.filter((f) => f.unavailable).map((f) => ({
-      name: `reserved filesystem ${f.value}`,
-      args: ['ext', 'image', 'app'],
-      yaml: `default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: ${f.value}\n`,
-      code: 2,
-      stderr: new RegExp(`extensions\\.app\\.filesystem: filesystem '${f.value}' is not available yet`),
-    })),
     { name: 'missing config file', args: ['ext', 'image', 'app', '-C', 'nope.yaml'], code: 2, stderr: /config file not found: .*nope\.yaml; pass -C <file>/ },
   ];
   for (const c of cases) {

@@ -50,7 +50,7 @@ function extCommon(cmd: Command): Command {
 }
 
 const FILESYSTEM_HELP = FILESYSTEMS.map(
-  (f) => `  ${f.value.padEnd(13)} ${f.description}${f.unavailable ? ' (not available yet)' : `; kernel ≥ ${f.kernelMin}`}`,
+  (f) => `  ${f.value.padEnd(13)} ${f.description}; kernel ≥ ${f.kernelMin}`,
 ).join('\n');
 
 const EXIT_HELP = `

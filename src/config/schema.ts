@@ -20,8 +20,7 @@ export type ExtensionType = (typeof EXTENSION_TYPES)[number];
 const filesystemValue = z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
   const info = filesystemInfo(v);
   if (!info)
-    ctx.addIssue({ code: 'custom', message: `unknown filesystem '${v}'; expected one of ${FILESYSTEMS.filter((f) => !f.unavailable).map((f) => f.value).join(', ')}` });
-  else if (info.unavailable) ctx.addIssue({ code: 'custom', message: `filesystem '${v}' is not available yet: ${info.unavailable}` });
+    ctx.addIssue({ code: 'custom', message: `unknown filesystem '${v}'; expected one of ${FILESYSTEMS.map((f) => f.value).join(', ')}` });
 });
 
 export const extensionSchema = z.looseObject({

@@ -14,8 +14,6 @@ export interface FilesystemInfo {
   readonly description: string;
   /** Oldest mainline kernel that mounts it (with the filesystem and compressor enabled). */
   readonly kernelMin: string;
-  /** Set when the value is reserved but cannot be built yet. */
-  readonly unavailable?: string;
 }
 
 export const FILESYSTEMS: readonly FilesystemInfo[] = [
@@ -45,9 +43,4 @@ export function erofsClusterSizeProblem(size: number): string | undefined {
 
 export function filesystemInfo(value: string): FilesystemInfo | undefined {
   return FILESYSTEMS.find((f) => f.value === value);
-}
-
-/** Values that can be built today, for messages and help. */
-export function availableFilesystems(): string[] {
-  return FILESYSTEMS.filter((f) => !f.unavailable).map((f) => f.value);
 }

@@ -82,6 +82,8 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   for (const x of excluded) reporter.verbose(`excluded ${x.display}${x.kind === 'directory' ? '/' : ''} (${x.rule.location ? `var_files '${x.rule.pattern}'` : 'package-manager state'})`);
   reporter.step(`${tree.stats.entries} entries (${formatBytes(tree.stats.fileBytes)} in ${tree.stats.files} files), ${excluded.length} path(s) excluded`);
   for (const w of await lintSysroot({ root: tree.root, name: ext.name, version: ext.version, types: ext.types })) warn(w);
+  if (ext.erofsClusterSize !== undefined && (ext.filesystem.family !== 'erofs' || ext.filesystem.compressor === 'none'))
+    warn(`extensions.${ext.name}.erofs_cluster_size applies to compressed EROFS (erofs-lz4, erofs-zst) only; ignored for ${ext.filesystem.value}`);
 
   const engine = await loadEngine(engineChoice.name, { project, volume, env: opts.env, container: opts.container });
   const imagePath = volume.imagePath(target, ext.name, ext.version);
