@@ -191,3 +191,21 @@ describe('terminal output', { skip: missingTools('script', 'mksquashfs') }, () =
     }
   });
 });
+
+describe('settings that do not apply', () => {
+  it('erofs_cluster_size with a squashfs value is reported, not silently ignored', () => {
+    const p = new TestProject('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    erofs_cluster_size: 65536\n');
+    try {
+      writeReleaseFiles(p.makeSysroot('t', 'app'), 'app-1.0.0');
+      const r = p.run(['ext', 'image', 'app']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: extensions\.app\.erofs_cluster_size applies to compressed EROFS \(erofs-lz4, erofs-zst\) only; ignored for squashfs/);
+      p.writeConfig('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: erofs-lz4\n    erofs_cluster_size: 5000\n');
+      const bad = p.run(['ext', 'image', 'app']);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /avocado\.yaml:6:25: extensions\.app\.erofs_cluster_size: must be a power of two from 4096 to 262144/);
+    } finally {
+      p.remove();
+    }
+  });
+});
