@@ -30,7 +30,8 @@ function writeOverlay(dir: string): void {
     writeFileSync(join(dir, rel), text);
     chmodSync(join(dir, rel), mode);
   };
-  f('usr/bin/hello', '#!/bin/sh\necho hello\n', 0o755);
+  // Large enough to be stored compressed by every compressed variant.
+  f('usr/bin/hello', `#!/bin/sh\necho hello\n${'# padding line\n'.repeat(2000)}`, 0o755);
   f('usr/lib/systemd/system/hello.service', '[Service]\nExecStart=/usr/bin/hello\n[Install]\nWantedBy=multi-user.target\n');
   f('etc/hello/hello.conf', 'GREETING=hi\n');
   f('var/lib/hello/state', '0\n');
@@ -47,6 +48,9 @@ function inNamespace(root: string, inner: string): string {
 for (const fs of [
   { engine: 'native', value: 'squashfs', fstype: 'squashfs' as const, tools: [] },
   { engine: 'native', value: 'squashfs-zst', fstype: 'squashfs' as const, tools: [] },
+  { engine: 'native', value: 'erofs', fstype: 'erofs' as const, tools: [] },
+  { engine: 'native', value: 'erofs-lz4', fstype: 'erofs' as const, tools: [] },
+  { engine: 'native', value: 'erofs-zst', fstype: 'erofs' as const, tools: [] },
   { engine: 'tools', value: 'squashfs', fstype: 'squashfs' as const, tools: ['mksquashfs'] },
   { engine: 'tools', value: 'erofs-lz4', fstype: 'erofs' as const, tools: ['mkfs.erofs'] },
 ]) {
