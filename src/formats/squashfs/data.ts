@@ -5,11 +5,10 @@
  * the worker pool and appended strictly in the order they were read, so positions — and the
  * image — do not depend on which worker finishes first.
  */
-import { closeSync, openSync, readSync } from 'node:fs';
 import type { CompressedBlock, CompressionPool } from '../../compress/pool.js';
 import { OrderedQueue } from '../../compress/ordered.js';
-import { displayPath, type FileEntry } from '../../sysroot/entry.js';
-import { BuildError } from '../../util/errors.js';
+import type { FileEntry } from '../../sysroot/entry.js';
+import { SourceFile } from '../../sysroot/source-file.js';
 import { DATA_UNCOMPRESSED, NO_FRAGMENT } from './format.js';
 import type { FragmentEntry } from './tables.js';
 import type { ImageSink } from './sink.js';
@@ -54,7 +53,7 @@ export class DataWriter {
     const { blockSize, sink, pool, signal } = this.opts;
     const data: FileData = { startBlock: 0, blockSizes: [], fragment: NO_FRAGMENT, fragmentOffset: 0, sparseBytes: 0 };
     if (file.size === 0) return data;
-    const fd = openFile(file);
+    const src = new SourceFile(file);
     try {
       const fullBlocks = Math.floor(file.size / blockSize);
       let started = false;
@@ -62,7 +61,7 @@ export class DataWriter {
         signal?.throwIfAborted();
         // A fresh buffer per block: it is handed over to a worker thread.
         const block = Buffer.allocUnsafeSlow(blockSize);
-        readFully(fd, block, i * blockSize, file);
+        src.read(block, i * blockSize);
         this.read(blockSize);
         if (block.equals(this.zeros)) {
           data.blockSizes.push(0);
@@ -83,15 +82,15 @@ export class DataWriter {
       const tail = file.size - fullBlocks * blockSize;
       if (tail) {
         if (this.fragmentUsed + tail > blockSize) await this.flushFragment();
-        readFully(fd, this.fragment.subarray(this.fragmentUsed, this.fragmentUsed + tail), fullBlocks * blockSize, file);
+        src.read(this.fragment.subarray(this.fragmentUsed, this.fragmentUsed + tail), fullBlocks * blockSize);
         this.read(tail);
         data.fragment = this.fragments.length;
         data.fragmentOffset = this.fragmentUsed;
         this.fragmentUsed += tail;
       }
-      checkAtEnd(fd, file);
+      src.checkNotLonger();
     } finally {
-      closeSync(fd);
+      src.close();
     }
     return data;
   }
@@ -121,48 +120,4 @@ export class DataWriter {
 
 function storedSize(r: CompressedBlock): number {
   return r.compressed ? r.data.length : r.data.length | DATA_UNCOMPRESSED;
-}
-
-function openFile(file: FileEntry): number {
-  try {
-    return openSync(file.source, 'r');
-  } catch (e) {
-    throw readError(file, e);
-  }
-}
-
-function readFully(fd: number, into: Buffer, position: number, file: FileEntry): void {
-  let done = 0;
-  while (done < into.length) {
-    let n: number;
-    try {
-      n = readSync(fd, into, done, into.length - done, position + done);
-    } catch (e) {
-      throw readError(file, e);
-    }
-    if (n === 0) throw changedError(file, 'shorter');
-    done += n;
-  }
-}
-
-/** A file that grew since the walk would be cut short silently; say so instead. */
-function checkAtEnd(fd: number, file: FileEntry): void {
-  const probe = Buffer.allocUnsafe(1);
-  let n: number;
-  try {
-    n = readSync(fd, probe, 0, 1, file.size);
-  } catch (e) {
-    throw readError(file, e);
-  }
-  if (n !== 0) throw changedError(file, 'longer');
-}
-
-function readError(file: FileEntry, e: unknown): BuildError {
-  const err = e as NodeJS.ErrnoException;
-  const reason = err.code === 'EACCES' ? 'permission denied' : err.code === 'ENOENT' ? 'it was removed after the walk' : err.message;
-  return new BuildError(`cannot read ${displayPath(file.source)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
-}
-
-function changedError(file: FileEntry, how: 'shorter' | 'longer'): BuildError {
-  return new BuildError(`${displayPath(file.source)} changed during the build: it is ${how} than the ${file.size} bytes seen when the sysroot was walked`, 'build again once nothing writes to the sysroot');
 }
