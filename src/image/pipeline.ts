@@ -128,7 +128,11 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   let out: string | undefined;
   if (opts.outDir !== undefined) {
     out = join(resolve(opts.cwd, opts.outDir), volume.imageFileName(ext.name, ext.version));
-    await atomicCopy(imagePath, out);
+    try {
+      await atomicCopy(imagePath, out);
+    } catch (e) {
+      throw new BuildError(`cannot copy the image to ${out}: ${(e as Error).message}`, `the image itself is at ${imagePath}; fix --out or its permissions`);
+    }
     reporter.step(`copied to ${out}`);
   }
   return {

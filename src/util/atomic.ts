@@ -26,7 +26,8 @@ export class AtomicFile {
   }
 
   async commit(): Promise<void> {
-    const fh = await open(this.tempPath, 'r+');
+    // Read-only is enough for fsync, and works when a container's root wrote the file.
+    const fh = await open(this.tempPath, 'r');
     try {
       await fh.sync();
     } finally {
