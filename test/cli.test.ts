@@ -126,6 +126,13 @@ describe('builds that fail keep the previous image', { skip: missingTools('mksqu
       const image = p.image('qemux86-64', 'app', '1.0.0');
       const good = readFileSync(image);
 
+      // --out that cannot be written: exit 1, and the image in the volume is still there.
+      writeFileSync(join(p.dir, 'a-file'), '');
+      const out = p.run(['ext', 'image', 'app', '--out', 'a-file/dist']);
+      assert.equal(out.code, 1, out.stderr);
+      assert.match(out.stderr, /error: cannot copy the image to .*a-file\/dist\/app-1\.0\.0\.raw: ENOTDIR.*; the image itself is at .*app-1\.0\.0\.raw/);
+
+
       // Without mksquashfs on PATH the tools engine fails before writing anything.
       writeFileSync(join(sysroot, 'usr/bin/app'), 'v2');
       const r = p.run(['ext', 'image', 'app', '--engine', 'tools'], { PATH: '/nonexistent' });
@@ -133,12 +140,6 @@ describe('builds that fail keep the previous image', { skip: missingTools('mksqu
       assert.match(r.stderr, /mksquashfs is not installed; install squashfs-tools/);
       assert.deepEqual(readFileSync(image), good);
       assert.deepEqual(readdirSync(join(image, '..')), ['app-1.0.0.raw']);
-
-      // --out that cannot be written: exit 1, and the image in the volume is still there.
-      writeFileSync(join(p.dir, 'a-file'), '');
-      const out = p.run(['ext', 'image', 'app', '--out', 'a-file/dist']);
-      assert.equal(out.code, 1, out.stderr);
-      assert.match(out.stderr, /error: cannot copy the image to .*a-file\/dist\/app-1\.0\.0\.raw: ENOTDIR.*; the image itself is at .*app-1\.0\.0\.raw/);
 
       // A bad config after a good build: nothing touched either.
       p.writeConfig(YAML.replace('"1.0.0"', '1.0'));
