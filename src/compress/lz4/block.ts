@@ -37,8 +37,11 @@ export function lastLiteralsSize(literals: number): number {
 /** The most literals a final sequence can carry in `room` bytes. */
 export function lastLiteralsFitting(room: number): number {
   if (room < 1) return -1;
-  let n = room - 1;
-  while (n > 0 && lastLiteralsSize(n) > room) n--;
+  if (room <= FIELD_MAX) return room - 1;
+  // One length byte per 255 literals past 15 (and the first at 15): close, then exact.
+  let n = room - 2 - Math.floor((room - 2 - FIELD_MAX) / 256);
+  while (lastLiteralsSize(n) > room) n--;
+  while (lastLiteralsSize(n + 1) <= room) n++;
   return n;
 }
 
@@ -62,6 +65,8 @@ function copyLiterals(dst: Uint8Array, op: number, src: Uint8Array, from: number
 
 /** Writes one sequence at `op` and returns the position after it. */
 export function writeSequence(dst: Uint8Array, op: number, src: Uint8Array, literalStart: number, literals: number, offset: number, matchLength: number): number {
+  // An encoder bug here would give a block that decodes to other bytes: fail the build instead.
+  if (offset < 1 || offset > MAX_DISTANCE || matchLength < MIN_MATCH) throw new Error(`LZ4 encoder: invalid match (offset ${offset}, length ${matchLength})`);
   const ml = matchLength - MIN_MATCH;
   const token = op++;
   dst[token] = (literals < FIELD_MAX ? literals << 4 : FIELD_MAX << 4) | (ml < FIELD_MAX ? ml : FIELD_MAX);
