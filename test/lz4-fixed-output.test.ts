@@ -2,13 +2,17 @@
  * The LZ4 fixed-output ("destSize") encoder: every block decodes (with a strict decoder and with
  * lz4-napi's, an independent implementation) to exactly the input prefix it claims, fits the
  * capacity, follows the end-of-block rules, and holds as much input as expected on inputs whose
- * best encoding is known.
+ * best encoding is known. The optimal-parse encoder passes the same checks, and holds more input
+ * than the greedy one overall.
  */
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
 import { lastLiteralsFitting, lastLiteralsSize, sequenceSize, writeLastLiterals, writeSequence } from '../src/compress/lz4/block.js';
-import { Lz4FixedOutputEncoder } from '../src/compress/lz4/fixed-output.js';
+import { DEFAULT_ATTEMPTS, Lz4FixedOutputEncoder } from '../src/compress/lz4/fixed-output.js';
+import { Lz4OptimalEncoder } from '../src/compress/lz4/optimal.js';
+import { ClusterPacker, packWithSecondPass, unpackClusters, type FixedOutputCompressor } from '../src/formats/erofs/clusters.js';
+import { clusterOptions, LZ4_ATTEMPTS, LZ4_SECOND_PASS } from '../src/formats/erofs/compression.js';
 import { pseudoRandom } from './helpers/corner-tree.js';
 import { decodeLz4Block } from './erofs-helpers.js';
 
@@ -34,7 +38,7 @@ function text(size: number, seed: number): Buffer {
 }
 
 /** Compresses `data` into consecutive blocks of `capacity`, checking each one. */
-function roundTrip(data: Buffer, capacity: number, encoder = new Lz4FixedOutputEncoder()): { blocks: number; sizes: number[] } {
+function roundTrip(data: Buffer, capacity: number, encoder: FixedOutputCompressor = new Lz4FixedOutputEncoder()): { blocks: number; sizes: number[] } {
   const dst = new Uint8Array(capacity);
   const sizes: number[] = [];
   for (let pos = 0; pos < data.length; ) {
@@ -129,6 +133,21 @@ describe('LZ4 fixed-output encoder', () => {
     roundTrip(data, 4096);
   });
 
+  it('never refers more than 64 KiB back, also from inside a run (large clusters)', () => {
+    // A copy of a run ending just over 64 KiB before the run: a search from inside the run once
+    // measured the window from the run's start and took that copy (offset 65536 and more).
+    const noise = (n: number, seed: number) => Buffer.from(pseudoRandom(n, seed).map((b) => b | 1));
+    const head = noise(12, 1);
+    const run = Buffer.concat([head, Buffer.alloc(8), Buffer.from('Q'), noise(16, 2)]);
+    const nearCopy = Buffer.concat([head, Buffer.alloc(3), Buffer.from('Z')]);
+    for (const extra of [0, 1, 2]) {
+      const gap = noise(65536 + extra - run.length - nearCopy.length - 200, 4);
+      const data = Buffer.concat([noise(500, 3), run, gap, nearCopy, noise(200, 5), run, noise(300, 6)]);
+      roundTrip(data, 131072, new Lz4FixedOutputEncoder(64));
+      roundTrip(data, 65536, new Lz4FixedOutputEncoder(64));
+    }
+  });
+
   it('gives the same bytes whatever was compressed before (no state leaks between blocks or buffers)', () => {
     const data = text(100_000, 3);
     const a = new Lz4FixedOutputEncoder();
@@ -144,5 +163,98 @@ describe('LZ4 fixed-output encoder', () => {
       assert.deepEqual(ra, rb);
       assert.ok(Buffer.from(da.subarray(0, ra.written)).equals(Buffer.from(db.subarray(0, rb.written))));
     }
+  });
+});
+
+describe('LZ4 optimal-parse encoder', () => {
+  const inputs: [string, Buffer][] = [
+    ['random', pseudoRandom(30_000, 12)],
+    ['zeros', Buffer.alloc(1 << 20)],
+    ['text', text(120_000, 6)],
+    ['short period', Buffer.from('abc'.repeat(20_000))],
+    ['mixed', Buffer.concat([pseudoRandom(3000, 5), text(20_000, 2), Buffer.alloc(9000), pseudoRandom(4000, 5), text(9000, 2), Buffer.alloc(300, 7)])],
+  ];
+  for (const capacity of [4096, 16384]) {
+    for (const [name, data] of inputs) {
+      it(`round-trips ${name} data in ${capacity}-byte blocks`, () => {
+        roundTrip(data, capacity, new Lz4OptimalEncoder(12));
+      });
+    }
+  }
+
+  it('holds more input per block than the greedy parse, on the whole', () => {
+    // A heuristic (one path per position, the longest match's lengths), so not on every block.
+    const greedy = new Lz4FixedOutputEncoder();
+    const optimal = new Lz4OptimalEncoder(DEFAULT_ATTEMPTS);
+    const dst = new Uint8Array(4096);
+    let gained = 0;
+    for (const [, data] of inputs) {
+      for (const start of [0, 1000, 5000]) {
+        gained += optimal.compress(data, start, data.length, dst, 4096).consumed - greedy.compress(data, start, data.length, dst, 4096).consumed;
+      }
+    }
+    assert.ok(gained > 0, `the optimal parse held ${-gained} bytes less`);
+  });
+
+  it('gives the same bytes whatever was compressed before', () => {
+    const data = text(60_000, 4);
+    const a = new Lz4OptimalEncoder(12);
+    const b = new Lz4OptimalEncoder(12);
+    b.compress(pseudoRandom(50_000, 2), 0, 50_000, new Uint8Array(4096), 4096);
+    const da = new Uint8Array(4096);
+    const db = new Uint8Array(4096);
+    for (const start of [0, 9, 30_000]) {
+      const ra = a.compress(data, start, data.length, da, 4096);
+      const rb = b.compress(data, start, data.length, db, 4096);
+      assert.deepEqual(ra, rb);
+      assert.ok(Buffer.from(da.subarray(0, ra.written)).equals(Buffer.from(db.subarray(0, rb.written))));
+    }
+  });
+});
+
+describe('erofs-lz4 second pass', () => {
+  const greedy = new ClusterPacker(new Lz4FixedOutputEncoder(LZ4_ATTEMPTS), clusterOptions(4096));
+  const optimal = new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(4096));
+
+  /** The clusters' input, decoded from their right-aligned (zero-padded) blocks. */
+  function decodeClusters(packed: Buffer): Buffer {
+    const { clusters, blocks } = unpackClusters(packed);
+    const parts: Buffer[] = [];
+    let at = 0;
+    for (const c of clusters) {
+      const data = blocks.subarray(at, at + c.blocks * 4096);
+      at += c.blocks * 4096;
+      if (!c.compressed) parts.push(data.subarray(0, c.length));
+      else {
+        let skip = 0;
+        while (data[skip] === 0) skip++;
+        parts.push(decodeLz4Block(data.subarray(skip), c.length));
+      }
+    }
+    return Buffer.concat(parts);
+  }
+
+  // Input cut a few bytes past what the first pass's compressed clusters hold: those bytes would
+  // take a raw block of their own.
+  const data = text(200_000, 21);
+  const held = unpackClusters(greedy.pack(data))
+    .clusters.slice(0, 3)
+    .reduce((n, c) => n + c.length, 0);
+  const piece = data.subarray(0, held + 8);
+
+  it('packs a piece again where a small raw remainder is left, and keeps the result with fewer blocks', () => {
+    const once = greedy.pack(piece);
+    const last = unpackClusters(once).clusters.at(-1)!;
+    assert.ok(!last.compressed && last.length < piece.length * LZ4_SECOND_PASS.remainderFraction, 'no small raw remainder to absorb');
+    const twice = packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, piece);
+    assert.ok(unpackClusters(twice).blocks.length < unpackClusters(once).blocks.length, 'the second pass saved no block');
+    assert.ok(decodeClusters(twice).equals(piece));
+  });
+
+  it('leaves pieces alone that are too large or whose remainder is not small', () => {
+    const large = Buffer.concat([piece, text(LZ4_SECOND_PASS.maxInput, 3)]);
+    assert.ok(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, large).equals(greedy.pack(large)));
+    const bigRemainder = data.subarray(0, held + 4000);
+    assert.ok(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, bigRemainder).equals(greedy.pack(bigRemainder)));
   });
 });

@@ -5,6 +5,9 @@
  * PLAIN cluster). What remains at the end, one block or less, is stored raw too. Compressed data
  * is right-aligned in its blocks (the ZERO_PADDING feature): the kernel skips the leading zeros.
  *
+ * A second packing with a better (slower) compressor can pay where the first left a small raw
+ * remainder at the end of a small input (`packWithSecondPass`).
+ *
  * This runs on the worker threads. Its result is serialized for the trip back: a header (count,
  * then per cluster its input length and its block count with a "compressed" flag) followed by
  * the clusters' blocks, ready to be appended to the image.
@@ -117,4 +120,28 @@ export function unpackClusters(serialized: Buffer): { clusters: Cluster[]; block
     clusters.push({ length: serialized.readUInt32LE(4 + 8 * i), compressed: (word & COMPRESSED_FLAG) !== 0, blocks: word & ~COMPRESSED_FLAG });
   }
   return { clusters, blocks: serialized.subarray(4 + 8 * count) };
+}
+
+/**
+ * When to pack a piece again with a slower, better compressor. A piece's last cluster usually
+ * leaves some input that is stored as it is, in a block of its own; when that remainder is a
+ * small part of the piece, clusters holding a little more each would absorb it.
+ */
+export interface SecondPass {
+  /** Only pieces of at most this many bytes. */
+  readonly maxInput: number;
+  /** Only when the raw remainder is less than this part of the piece. */
+  readonly remainderFraction: number;
+}
+
+/** `first.pack(input)`, or `second.pack(input)` where `pass` allows it and it takes fewer blocks. */
+export function packWithSecondPass(first: ClusterPacker, second: ClusterPacker, pass: SecondPass, input: Uint8Array): Buffer {
+  const packed = first.pack(input);
+  if (input.length > pass.maxInput) return packed;
+  const { clusters, blocks } = unpackClusters(packed);
+  const last = clusters.at(-1);
+  const remainder = last && !last.compressed && clusters.at(-2)?.compressed ? last.length : 0;
+  if (!remainder || remainder >= input.length * pass.remainderFraction) return packed;
+  const again = second.pack(input);
+  return unpackClusters(again).blocks.length < blocks.length ? again : packed;
 }

@@ -1,26 +1,29 @@
 /**
  * An EROFS compression worker for the shared CompressionPool (same messages as
  * src/compress/worker.ts): each request is a piece of a file, each answer its clusters as
- * `ClusterPacker.pack` serializes them. LZ4 uses our HC fixed-output encoder, zstd the
- * fixed-output search over zstd-wasm.
+ * `ClusterPacker.pack` serializes them. LZ4 uses our HC fixed-output encoder, and the optimal
+ * parse (at LZ4HC level 9's 256 candidates) for the second pass of small pieces; zstd the fixed-output search over zstd-wasm.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CodecSpec } from '../../compress/codec.js';
 import { Lz4FixedOutputEncoder } from '../../compress/lz4/fixed-output.js';
+import { Lz4OptimalEncoder } from '../../compress/lz4/optimal.js';
 import { transferable, type BlockRequest, type BlockResult, type WorkerReady } from '../../compress/pool.js';
 import { ZstdFixedOutput } from '../../compress/zstd-fixed-output.js';
-import { ClusterPacker, type FixedOutputCompressor } from './clusters.js';
-import { clusterOptions } from './compression.js';
+import { ClusterPacker, packWithSecondPass, type FixedOutputCompressor } from './clusters.js';
+import { clusterOptions, LZ4_SECOND_PASS } from './compression.js';
 
 const port = parentPort!;
 try {
   const spec = (workerData as { spec: CodecSpec }).spec;
   const compressor: FixedOutputCompressor = spec.name === 'zstd' ? await ZstdFixedOutput.create(spec.level!) : new Lz4FixedOutputEncoder(spec.level);
   const packer = new ClusterPacker(compressor, clusterOptions(spec.blockSize));
+  const optimal = spec.name === 'lz4' ? new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(spec.blockSize)) : undefined;
+  const pack = (input: Uint8Array) => (optimal ? packWithSecondPass(packer, optimal, LZ4_SECOND_PASS, input) : packer.pack(input));
   port.on('message', (req: BlockRequest) => {
     let data: Uint8Array;
     try {
-      data = transferable(packer.pack(req.data));
+      data = transferable(pack(req.data));
     } catch (e) {
       port.postMessage({ id: req.id, error: (e as Error).message ?? String(e) } satisfies BlockResult);
       return;
