@@ -9,7 +9,9 @@
  * is a separate process timed from outside (bench/harness.ts). mkfs.erofs gets the flags that
  * match ours: -T<epoch> -U <nil uuid> -x -1 --all-root, plus -zlz4hc (and -C<size> for larger
  * clusters). erofs-zst has no reference tool here (erofs-utils 1.5 has no zstd): its row shows
- * ours only, with the native squashfs-zst writer next to it for comparison.
+ * ours only, with the native squashfs-zst writer next to it for comparison. As root, each of our
+ * images is then loop-mounted and compared with the corpus entry by entry (content, modes, links,
+ * times), so that a figure never stands for a broken image.
  */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
@@ -70,6 +72,11 @@ for (const name of values.corpus.split(',')) {
         theirs.push(timed('mkfs.erofs', ['--quiet', `-T${EPOCH}`, '-U', NIL_UUID, '-x', '-1', '--all-root', ...variant.mkfs, theirsImg, src], theirsImg));
     }
     const o = summarize(ours);
+    if (process.getuid?.() === 0) {
+      const { verifyImageAgainst } = await import('../test/squashfs-helpers.js');
+      const diffs = await verifyImageAgainst(oursImg, src, EPOCH, [], 'erofs');
+      if (diffs.length) console.log(`${name} ${v}: our image DIFFERS from the corpus (${diffs.length}): ${diffs.slice(0, 5).join('; ')}`);
+    }
     if (variant.mkfs) {
       const t = summarize(theirs);
       console.log(

@@ -5,7 +5,8 @@
  *  - chunk-based (uncompressed images only): for files with at least 1 MiB (and 1/64) of
  *    all-zero blocks, which become holes (nothing stored, read back as zeros; Linux 5.15);
  *  - compressed: pieces of up to 4 MiB are cut into clusters on the worker pool (clusters.ts) and
- *    appended strictly in the order they were read. A file stays compressed only if that saves at
+ *    appended strictly in the order they were read (small erofs-lz4 pieces may be packed twice,
+ *    clusters.ts). A file stays compressed only if that saves at
  *    least a block over its size, with its indexes counted as mkfs.erofs counts them; otherwise
  *    the image is rewound to where the file began and the file is written flat.
  * Memory holds at most `inFlight` pieces, whatever the file sizes.
@@ -18,7 +19,7 @@ import { unpackClusters } from './clusters.js';
 import { encodeCompressionMap, type Extent } from './compression-map.js';
 import type { ErofsCompression } from './compression.js';
 import { BLOCK_SIZE, NULL_ADDR } from './format.js';
-import { SourceFile, withSource } from './source.js';
+import { SourceFile, withSource } from '../../sysroot/source-file.js';
 
 export type FileStorage =
   /** `blocks` whole blocks from `firstBlock` (the tail's included when not inline). */
@@ -129,6 +130,7 @@ export class DataWriter {
         this.read(piece.length);
         await this.queue.add(pool!.compress(piece), deliver);
       }
+      source.checkNotLonger();
     } finally {
       source.close();
     }
@@ -176,6 +178,7 @@ export class DataWriter {
       }
       const tailBytes = tail ? src.readNew(full * BLOCK_SIZE, tail) : undefined;
       if (tailBytes && counted) this.read(tail);
+      src.checkNotLonger();
       if (chunksAllowed && worthChunks(zeroBlocks, full)) {
         this.sink.flush();
         this.sink.position = start;
