@@ -234,26 +234,35 @@ describe('erofs-lz4 second pass', () => {
     return Buffer.concat(parts);
   }
 
-  // Input cut a few bytes past what the first pass's compressed clusters hold: those bytes would
-  // take a raw block of their own.
+  // Input cut a few bytes past what the first three clusters hold: those bytes would take a raw
+  // block of their own.
   const data = text(200_000, 21);
-  const held = unpackClusters(greedy.pack(data))
-    .clusters.slice(0, 3)
-    .reduce((n, c) => n + c.length, 0);
+  const firstClusters = unpackClusters(greedy.pack(data)).clusters;
+  const held = firstClusters.slice(0, 3).reduce((n, c) => n + c.length, 0);
   const piece = data.subarray(0, held + 8);
 
-  it('packs a piece again where a small raw remainder is left, and keeps the result with fewer blocks', () => {
-    const once = greedy.pack(piece);
-    const last = unpackClusters(once).clusters.at(-1)!;
-    assert.ok(!last.compressed && last.length < piece.length * LZ4_SECOND_PASS.remainderFraction, 'no small raw remainder to absorb');
+  it('packs the end of a piece again where a small raw remainder is left, and keeps the result with fewer blocks', () => {
+    const once = unpackClusters(greedy.pack(piece));
+    const last = once.clusters.at(-1)!;
+    assert.ok(!last.compressed && last.length <= LZ4_SECOND_PASS.maxRemainder, 'no small raw remainder to absorb');
     const twice = packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, piece);
-    assert.ok(unpackClusters(twice).blocks.length < unpackClusters(once).blocks.length, 'the second pass saved no block');
+    assert.ok(unpackClusters(twice).blocks.length < once.blocks.length, 'the second pass saved no block');
     assert.ok(decodeClusters(twice).equals(piece));
   });
 
-  it('leaves pieces alone that are too large or whose remainder is not small', () => {
-    const large = Buffer.concat([piece, text(LZ4_SECOND_PASS.maxInput, 3)]);
-    assert.ok(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, large).equals(greedy.pack(large)));
+  it('keeps the clusters before the end, and packs only enough of them again', () => {
+    // A long piece: the clusters far from the end are the first pass's, byte for byte.
+    const long = data.subarray(0, firstClusters.slice(0, 12).reduce((n, c) => n + c.length, 0) + 8);
+    const once = unpackClusters(greedy.pack(long));
+    const twice = unpackClusters(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, long));
+    assert.ok(decodeClusters(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, long)).equals(long));
+    const repacked = Math.ceil(8 / LZ4_SECOND_PASS.gainPerCluster) + 1;
+    const kept = once.clusters.length - 1 - repacked;
+    assert.deepEqual(twice.clusters.slice(0, kept), once.clusters.slice(0, kept));
+    assert.ok(twice.blocks.subarray(0, kept * 4096).equals(once.blocks.subarray(0, kept * 4096)));
+  });
+
+  it('leaves pieces alone whose remainder is not small', () => {
     const bigRemainder = data.subarray(0, held + 4000);
     assert.ok(packWithSecondPass(greedy, optimal, LZ4_SECOND_PASS, bigRemainder).equals(greedy.pack(bigRemainder)));
   });

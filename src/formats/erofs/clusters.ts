@@ -82,13 +82,7 @@ export class ClusterPacker {
         pos += length;
       }
     }
-    const header = Buffer.alloc(4 + 8 * clusters.length);
-    header.writeUInt32LE(clusters.length, 0);
-    clusters.forEach((c, i) => {
-      header.writeUInt32LE(c.length, 4 + 8 * i);
-      header.writeUInt32LE((c.blocks | (c.compressed ? COMPRESSED_FLAG : 0)) >>> 0, 8 + 8 * i);
-    });
-    return Buffer.concat([header, ...payload], header.length + payloadBytes);
+    return serialize(clusters, payload, payloadBytes);
   }
 
   /** Runs of zeros (sparse files) are common and slow to match byte by byte: their result is reused. */
@@ -111,6 +105,17 @@ export class ClusterPacker {
   }
 }
 
+/** The clusters' header (count, then per cluster its input length and its block count with a flag), then their blocks. */
+function serialize(clusters: readonly Cluster[], payload: readonly Uint8Array[], payloadBytes = payload.reduce((n, p) => n + p.length, 0)): Buffer {
+  const header = Buffer.alloc(4 + 8 * clusters.length);
+  header.writeUInt32LE(clusters.length, 0);
+  clusters.forEach((c, i) => {
+    header.writeUInt32LE(c.length, 4 + 8 * i);
+    header.writeUInt32LE((c.blocks | (c.compressed ? COMPRESSED_FLAG : 0)) >>> 0, 8 + 8 * i);
+  });
+  return Buffer.concat([header, ...payload], header.length + payloadBytes);
+}
+
 /** The clusters and their blocks, from what `pack` serialized. */
 export function unpackClusters(serialized: Buffer): { clusters: Cluster[]; blocks: Buffer } {
   const count = serialized.readUInt32LE(0);
@@ -123,25 +128,38 @@ export function unpackClusters(serialized: Buffer): { clusters: Cluster[]; block
 }
 
 /**
- * When to pack a piece again with a slower, better compressor. A piece's last cluster usually
- * leaves some input that is stored as it is, in a block of its own; when that remainder is a
- * small part of the piece, clusters holding a little more each would absorb it.
+ * When to pack the end of a piece again with a slower, better compressor. A piece's last cluster
+ * usually leaves some input that is stored as it is, in a block of its own; when that remainder
+ * is small, the last clusters holding a little more each can absorb it.
  */
 export interface SecondPass {
-  /** Only pieces of at most this many bytes. */
-  readonly maxInput: number;
-  /** Only when the raw remainder is less than this part of the piece. */
-  readonly remainderFraction: number;
+  /** Only remainders of at most this many bytes. */
+  readonly maxRemainder: number;
+  /** Input bytes one cluster of the second pass is expected to gain: sets how many are packed again. */
+  readonly gainPerCluster: number;
 }
 
-/** `first.pack(input)`, or `second.pack(input)` where `pass` allows it and it takes fewer blocks. */
+/**
+ * `first.pack(input)`; where it ends with a small raw remainder, its last clusters (enough to
+ * absorb it, per `pass`) are packed again by `second`, and that is kept if it takes fewer blocks.
+ */
 export function packWithSecondPass(first: ClusterPacker, second: ClusterPacker, pass: SecondPass, input: Uint8Array): Buffer {
   const packed = first.pack(input);
-  if (input.length > pass.maxInput) return packed;
   const { clusters, blocks } = unpackClusters(packed);
   const last = clusters.at(-1);
   const remainder = last && !last.compressed && clusters.at(-2)?.compressed ? last.length : 0;
-  if (!remainder || remainder >= input.length * pass.remainderFraction) return packed;
-  const again = second.pack(input);
-  return unpackClusters(again).blocks.length < blocks.length ? again : packed;
+  if (!remainder || remainder > pass.maxRemainder) return packed;
+  // The last compressed clusters, counted back from the remainder, that will be packed again.
+  let from = clusters.length - 1;
+  const wanted = Math.ceil(remainder / pass.gainPerCluster) + 1;
+  while (from > 0 && clusters.length - 1 - from < wanted && clusters[from - 1]!.compressed) from--;
+  let offset = 0;
+  let keptBlocks = 0;
+  for (let i = 0; i < from; i++) {
+    offset += clusters[i]!.length;
+    keptBlocks += clusters[i]!.blocks;
+  }
+  const again = unpackClusters(second.pack(input.subarray(offset)));
+  if (keptBlocks + again.blocks.length / BLOCK_SIZE >= blocks.length / BLOCK_SIZE) return packed;
+  return serialize([...clusters.slice(0, from), ...again.clusters], [blocks.subarray(0, keptBlocks * BLOCK_SIZE), again.blocks]);
 }

@@ -2,7 +2,8 @@
  * An EROFS compression worker for the shared CompressionPool (same messages as
  * src/compress/worker.ts): each request is a piece of a file, each answer its clusters as
  * `ClusterPacker.pack` serializes them. LZ4 uses our HC fixed-output encoder, and the optimal
- * parse (at LZ4HC level 9's 256 candidates) for the second pass of small pieces; zstd the fixed-output search over zstd-wasm.
+ * parse (at LZ4HC level 9's 256 candidates) for the second pass over the end of a piece (4 KiB
+ * clusters); zstd the fixed-output search over zstd-wasm.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CodecSpec } from '../../compress/codec.js';
@@ -12,13 +13,14 @@ import { transferable, type BlockRequest, type BlockResult, type WorkerReady } f
 import { ZstdFixedOutput } from '../../compress/zstd-fixed-output.js';
 import { ClusterPacker, packWithSecondPass, type FixedOutputCompressor } from './clusters.js';
 import { clusterOptions, LZ4_SECOND_PASS } from './compression.js';
+import { BLOCK_SIZE } from './format.js';
 
 const port = parentPort!;
 try {
   const spec = (workerData as { spec: CodecSpec }).spec;
   const compressor: FixedOutputCompressor = spec.name === 'zstd' ? await ZstdFixedOutput.create(spec.level!) : new Lz4FixedOutputEncoder(spec.level);
   const packer = new ClusterPacker(compressor, clusterOptions(spec.blockSize));
-  const optimal = spec.name === 'lz4' ? new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(spec.blockSize)) : undefined;
+  const optimal = spec.name === 'lz4' && spec.blockSize === BLOCK_SIZE ? new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(spec.blockSize)) : undefined;
   const pack = (input: Uint8Array) => (optimal ? packWithSecondPass(packer, optimal, LZ4_SECOND_PASS, input) : packer.pack(input));
   port.on('message', (req: BlockRequest) => {
     let data: Uint8Array;
