@@ -133,6 +133,16 @@ describe('LZ4 fixed-output encoder', () => {
     roundTrip(data, 4096);
   });
 
+  it('ends a block that holds all the input with its last match 12 bytes before the end at least', () => {
+    // Small text whose block ends with the input, not with the room: the matches chosen near the
+    // end were once moved past that limit (the kernel then fails to decompress the cluster).
+    for (const encoder of [new Lz4FixedOutputEncoder(64), new Lz4FixedOutputEncoder(), new Lz4OptimalEncoder()]) {
+      for (let seed = 1; seed <= 60; seed++) {
+        for (const size of [100, 300, 1000]) roundTrip(text(size + (seed % 13), seed), 4096, encoder);
+      }
+    }
+  });
+
   it('never refers more than 64 KiB back, also from inside a run (large clusters)', () => {
     // A copy of a run ending just over 64 KiB before the run: a search from inside the run once
     // measured the window from the run's start and took that copy (offset 65536 and more).

@@ -108,7 +108,7 @@ export class Lz4FixedOutputEncoder {
         co[n] = finder.offset;
         n++;
       }
-      const used = this.chooseMatches(n, anchor);
+      const used = this.chooseMatches(n, anchor, lastMatchStart);
       let stopped = false;
       for (let u = 0; u < used; u++) {
         const j = this.path[u]!;
@@ -147,9 +147,10 @@ export class Lz4FixedOutputEncoder {
    * Picks which matches of the chain to write, the last one always: the cheapest cover of
    * [anchor, end of the last match) in bytes (literals, 3 per sequence, extra length bytes). A
    * match may start later than found (it then gives up its first bytes) so that the one before
-   * it keeps 4. Leaves the chosen indexes in `path` and their starts in `from`; returns how many.
+   * it keeps 4, but never past `lastMatchStart` (a block's last match starts 12 bytes before its
+   * end at least). Leaves the chosen indexes in `path` and their starts in `from`; returns how many.
    */
-  private chooseMatches(n: number, anchor: number): number {
+  private chooseMatches(n: number, anchor: number, lastMatchStart: number): number {
     const cs = this.chainStart;
     const ce = this.chainEnd;
     const cost = this.cost;
@@ -162,7 +163,7 @@ export class Lz4FixedOutputEncoder {
       let bestBefore = -1;
       for (let i = 0; i < j; i++) {
         const f = Math.max(cs[j]!, from[i]! + MIN_MATCH);
-        if (ce[j]! - f < MIN_MATCH || cost[i]! < 0) continue;
+        if (ce[j]! - f < MIN_MATCH || f > lastMatchStart || cost[i]! < 0) continue;
         // The match before ends at f (or earlier, literals filling the gap): its extra length
         // bytes are known now.
         const c = cost[i]! + extraLengthBytes(Math.min(ce[i]!, f) - from[i]! - MIN_MATCH) + literalsCost(Math.max(0, f - ce[i]!)) + 3;
@@ -185,7 +186,7 @@ export class Lz4FixedOutputEncoder {
     for (let u = 0; u + 1 < count; u++) {
       const a = this.path[u]!;
       const b = this.path[u + 1]!;
-      const cut = Math.min(from[a]! + SHORT_MATCH_MAX, ce[a]!, ce[b]! - MIN_MATCH);
+      const cut = Math.min(from[a]! + SHORT_MATCH_MAX, ce[a]!, ce[b]! - MIN_MATCH, lastMatchStart);
       if (cut > from[b]!) from[b] = cut;
     }
     return count;
