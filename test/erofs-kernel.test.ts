@@ -18,7 +18,7 @@ import { erofsCompression, type ErofsCompressor } from '../src/formats/erofs/com
 import { writeErofs, type ErofsSummary } from '../src/formats/erofs/writer.js';
 import { ALWAYS_EXCLUDED, Exclusions } from '../src/sysroot/exclude.js';
 import { walkSysroot } from '../src/sysroot/walk.js';
-import { makeCornerTree } from './helpers/corner-tree.js';
+import { makeCornerTree, pseudoRandom, pseudoText } from './helpers/corner-tree.js';
 import { cannotMount, missingTools } from './helpers/system.js';
 import { compareTrees, snapshotTree, type TreeSnapshot } from './helpers/tree.js';
 import { makeRandomTree } from './squashfs-helpers.js';
@@ -70,6 +70,14 @@ function makeTree(root: string, sparse: boolean): void {
     writeBytes(join(root, `usr/share/size-${n}`), Buffer.alloc(n, n % 251));
     writeBytes(join(root, `usr/share/text-${n}`), Buffer.from('erofs '.repeat(n).slice(0, n)));
   }
+  // Text of many sizes, some of which fits whole in a cluster (the encoder's end-of-block rules).
+  mkdirSync(join(root, 'usr/share/texts'));
+  for (let i = 0; i < 48; i++) writeBytes(join(root, 'usr/share/texts', `t${i}`), pseudoText(4100 + i * 1499, i + 1));
+  // A run whose copy ends just over 64 KiB before it (LZ4 offsets stop at 65535).
+  const noise = (n: number, seed: number) => Buffer.from(pseudoRandom(n, seed).map((b) => b | 1));
+  const run = Buffer.concat([noise(12, 1), Buffer.alloc(8), Buffer.from('Q'), noise(16, 2)]);
+  const nearCopy = Buffer.concat([run.subarray(0, 15), Buffer.from('Z')]);
+  writeBytes(join(root, 'usr/share/far-run'), Buffer.concat([noise(500, 3), run, noise(65537 - run.length - nearCopy.length - 200, 4), nearCopy, noise(200, 5), run, noise(300, 6)]));
   // A directory whose entries end exactly at a block boundary: 12 × (12 + 329) = 4092, plus "." and "..".
   mkdirSync(join(root, 'usr/share/exact'));
   for (let i = 0; i < 12; i++) writeBytes(join(root, 'usr/share/exact', `${i}`.padStart(2, '0') + 'e'.repeat(237)), Buffer.from(`${i}`));

@@ -13,7 +13,7 @@ import { DEFAULT_ATTEMPTS, Lz4FixedOutputEncoder } from '../src/compress/lz4/fix
 import { Lz4OptimalEncoder } from '../src/compress/lz4/optimal.js';
 import { ClusterPacker, packWithSecondPass, unpackClusters, type FixedOutputCompressor } from '../src/formats/erofs/clusters.js';
 import { clusterOptions, LZ4_ATTEMPTS, LZ4_SECOND_PASS } from '../src/formats/erofs/compression.js';
-import { pseudoRandom } from './helpers/corner-tree.js';
+import { pseudoRandom, pseudoText } from './helpers/corner-tree.js';
 import { decodeLz4Block } from './erofs-helpers.js';
 
 const lz4napi = createRequire(import.meta.url)('lz4-napi') as { uncompressSync(data: Uint8Array): Buffer };
@@ -26,16 +26,7 @@ function napiDecode(block: Uint8Array, size: number): Buffer {
   return lz4napi.uncompressSync(framed);
 }
 
-function text(size: number, seed: number): Buffer {
-  const words = ['erofs', 'squashfs', 'cluster', 'block', 'inode', 'the', 'of', 'a', 'kernel', 'extent', '\n', ' = ', '0x', 'return'];
-  const out = Buffer.alloc(size);
-  let x = seed;
-  for (let i = 0; i < size; ) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    i += out.write(words[(x >>> 16) % words.length]! + ' ', i);
-  }
-  return out;
-}
+const text = pseudoText;
 
 /** Compresses `data` into consecutive blocks of `capacity`, checking each one. */
 function roundTrip(data: Buffer, capacity: number, encoder: FixedOutputCompressor = new Lz4FixedOutputEncoder()): { blocks: number; sizes: number[] } {

@@ -124,3 +124,15 @@ export function writeReleaseFiles(root: string, imageName: string, types: ('syse
     writeFileSync(join(root, dir, `extension-release.${imageName}`), `ID=_any\n${t === 'sysext' ? 'SYSEXT' : 'CONFEXT'}_SCOPE=system\n`);
   }
 }
+
+/** Seeded text from a small vocabulary: compressible, with matches of every length and distance. */
+export function pseudoText(size: number, seed: number): Buffer {
+  const words = ['erofs', 'squashfs', 'cluster', 'block', 'inode', 'the', 'of', 'a', 'kernel', 'extent', '\n', ' = ', '0x', 'return'];
+  const out = Buffer.alloc(size);
+  let x = seed;
+  for (let i = 0; i < size; ) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    i += out.write(words[(x >>> 16) % words.length]! + ' ', i);
+  }
+  return out;
+}
