@@ -70,14 +70,18 @@ function makeTree(root: string, sparse: boolean): void {
     writeBytes(join(root, `usr/share/size-${n}`), Buffer.alloc(n, n % 251));
     writeBytes(join(root, `usr/share/text-${n}`), Buffer.from('erofs '.repeat(n).slice(0, n)));
   }
-  // Text of many sizes, some of which fits whole in a cluster (the encoder's end-of-block rules).
+  // Text of many sizes; these sizes and seeds made blocks that end with their input, which the
+  // encoder once ended with a match too close to the end (4 KiB clusters: the first three).
   mkdirSync(join(root, 'usr/share/texts'));
   for (let i = 0; i < 48; i++) writeBytes(join(root, 'usr/share/texts', `t${i}`), pseudoText(4100 + i * 1499, i + 1));
-  // A run whose copy ends just over 64 KiB before it (LZ4 offsets stop at 65535).
+  for (const [size, seed] of [[4100, 4], [4135, 39], [4158, 62], [13788, 57]] as const) writeBytes(join(root, 'usr/share/texts', `end-${size}`), pseudoText(size, seed));
+  // A run whose copy ends just over 64 KiB before it, with compressible data in between so that
+  // one large cluster spans both (LZ4 offsets stop at 65535).
   const noise = (n: number, seed: number) => Buffer.from(pseudoRandom(n, seed).map((b) => b | 1));
   const run = Buffer.concat([noise(12, 1), Buffer.alloc(8), Buffer.from('Q'), noise(16, 2)]);
   const nearCopy = Buffer.concat([run.subarray(0, 15), Buffer.from('Z')]);
-  writeBytes(join(root, 'usr/share/far-run'), Buffer.concat([noise(500, 3), run, noise(65537 - run.length - nearCopy.length - 200, 4), nearCopy, noise(200, 5), run, noise(300, 6)]));
+  const farRun = [pseudoText(500, 3), run, pseudoText(65536 - run.length - nearCopy.length - 200, 4), nearCopy, pseudoText(200, 5), run, pseudoText(300, 6)];
+  writeBytes(join(root, 'usr/share/far-run'), Buffer.concat(farRun));
   // A directory whose entries end exactly at a block boundary: 12 × (12 + 329) = 4092, plus "." and "..".
   mkdirSync(join(root, 'usr/share/exact'));
   for (let i = 0; i < 12; i++) writeBytes(join(root, 'usr/share/exact', `${i}`.padStart(2, '0') + 'e'.repeat(237)), Buffer.from(`${i}`));
