@@ -4,7 +4,7 @@
  * thread only reads, hands blocks to workers and appends, and every wait happens in one place
  * (the ordered queue), where worker results are taken in.
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, writeSync, writevSync } from 'node:fs';
 
 const FLUSH_AT = 1 << 20;
 
@@ -37,8 +37,10 @@ export class ImageSink {
 
   flush(): void {
     if (!this.pendingBytes) return;
-    const data = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
-    writeAll(this.fd, data, this.position - this.pendingBytes);
+    // One system call for all of them, without copying them together first.
+    const at = this.position - this.pendingBytes;
+    const written = writevSync(this.fd, this.pending, at);
+    if (written < this.pendingBytes) writeAll(this.fd, Buffer.concat(this.pending, this.pendingBytes).subarray(written), at + written);
     this.pending = [];
     this.pendingBytes = 0;
   }
