@@ -5,8 +5,8 @@
  * PLAIN cluster). What remains at the end, one block or less, is stored raw too. Compressed data
  * is right-aligned in its blocks (the ZERO_PADDING feature): the kernel skips the leading zeros.
  *
- * A second packing with a better (slower) compressor can pay where the first left a small raw
- * remainder at the end of a small input (`packWithSecondPass`).
+ * Where that leaves a small raw remainder at the end of a piece, packing its last clusters again
+ * with a better (slower) compressor can absorb it and save the block (`packWithSecondPass`).
  *
  * This runs on the worker threads. Its result is serialized for the trip back: a header (count,
  * then per cluster its input length and its block count with a "compressed" flag) followed by

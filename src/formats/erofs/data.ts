@@ -6,9 +6,9 @@
  *    all-zero blocks, which become holes (nothing stored, read back as zeros; Linux 5.15);
  *  - compressed: pieces of up to 4 MiB are cut into clusters on the worker pool (clusters.ts) and
  *    appended strictly in the order they were read (the end of an erofs-lz4 piece may be packed
- *    twice, clusters.ts). A file stays compressed only if that saves at
- *    least a block over its size, with its indexes counted as mkfs.erofs counts them; otherwise
- *    the image is rewound to where the file began and the file is written flat.
+ *    twice, clusters.ts). A file stays compressed only if that saves at least a block over its
+ *    size, with its indexes counted as mkfs.erofs counts them; otherwise the image is rewound to
+ *    where the file began and the file is written flat.
  * Memory holds at most `inFlight` pieces, whatever the file sizes.
  */
 import { OrderedQueue } from '../../compress/ordered.js';
