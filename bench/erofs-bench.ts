@@ -57,8 +57,12 @@ console.log(machineLine(`mkfs.erofs ${erofsUtils}`, runs));
 console.log('| corpus | filesystem | ours wall s | mkfs.erofs wall s | wall ratio | ours RSS MB | mkfs.erofs RSS MB | ours size MB | mkfs.erofs size MB | size ratio |');
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const summarize = (rs: Run[]) => ({ wall: median(rs.map((r) => r.wall)), rss: median(rs.map((r) => r.rssKiB)), size: rs[0]!.size });
+// As root, our images are mounted and compared with the corpus (snapshot taken once per corpus).
+const verify = process.getuid?.() === 0 ? await import('../test/erofs-helpers.js') : undefined;
+const { snapshotTree } = await import('../test/helpers/tree.js');
 for (const name of values.corpus.split(',')) {
   const src = corpusDir(values.work, name);
+  const expected = verify ? snapshotTree(src) : undefined;
   for (const v of values.variants.split(',')) {
     const variant = VARIANTS[v];
     if (!variant) throw new Error(`unknown variant ${v}; known: ${Object.keys(VARIANTS).join(', ')}`);
@@ -72,9 +76,8 @@ for (const name of values.corpus.split(',')) {
         theirs.push(timed('mkfs.erofs', ['--quiet', `-T${EPOCH}`, '-U', NIL_UUID, '-x', '-1', '--all-root', ...variant.mkfs, theirsImg, src], theirsImg));
     }
     const o = summarize(ours);
-    if (process.getuid?.() === 0) {
-      const { verifyImageAgainst } = await import('../test/squashfs-helpers.js');
-      const diffs = await verifyImageAgainst(oursImg, src, EPOCH, [], 'erofs');
+    if (verify && expected) {
+      const diffs = await verify.verifyErofsAgainst(oursImg, expected, EPOCH);
       if (diffs.length) console.log(`${name} ${v}: our image DIFFERS from the corpus (${diffs.length}): ${diffs.slice(0, 5).join('; ')}`);
     }
     if (variant.mkfs) {

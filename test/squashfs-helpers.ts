@@ -337,7 +337,7 @@ export function makeRandomTree(root: string, opts: RandomTreeOptions): { entries
 }
 
 /** Loop-mounts `image` and compares it with `source` entry by entry (see helpers/tree.ts). */
-export async function verifyImageAgainst(image: string, source: string, mtime: number, exclude: Iterable<string> = [], fstype: 'squashfs' | 'erofs' = 'squashfs'): Promise<string[]> {
+export async function verifyImageAgainst(image: string, source: string, mtime: number, exclude: Iterable<string> = []): Promise<string[]> {
   const expected = snapshotTree(source, { exclude });
-  return withMountedImage(image, fstype, (dir) => compareTrees(snapshotTree(dir), expected, { mtime }));
+  return withMountedImage(image, 'squashfs', (dir) => compareTrees(snapshotTree(dir), expected, { mtime }));
 }

@@ -24,6 +24,11 @@ export function extraLengthBytes(n: number): number {
   return n < FIELD_MAX ? 0 : 1 + Math.floor((n - FIELD_MAX) / 255);
 }
 
+/** The longest match whose extra length bytes fit in `room` bytes (MIN_MATCH if none do). */
+export function longestMatchFitting(room: number): number {
+  return room < 0 ? MIN_MATCH : MIN_MATCH + FIELD_MAX - 1 + 255 * room;
+}
+
 /** Bytes a sequence of `literals` literals and a match of `matchLength` takes. */
 export function sequenceSize(literals: number, matchLength: number): number {
   return 1 + extraLengthBytes(literals) + literals + 2 + extraLengthBytes(matchLength - MIN_MATCH);

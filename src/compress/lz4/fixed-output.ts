@@ -10,6 +10,7 @@ import {
   MIN_MATCH,
   extraLengthBytes,
   lastLiteralsFitting,
+  longestMatchFitting,
   sequenceSize,
   writeLastLiterals,
   writeSequence,
@@ -195,8 +196,7 @@ export class Lz4FixedOutputEncoder {
   /** The longest match (from 4 to `length`) whose sequence `fits`, or 0. */
   private longestFitting(op: number, literals: number, length: number, capacity: number): number {
     const room = capacity - op - sequenceSize(literals, MIN_MATCH) - (1 + LAST_LITERALS);
-    // Each 255 bytes of match length past 18 cost one more byte.
-    let m = Math.min(length, room < 0 ? MIN_MATCH : 18 + 255 * room);
+    let m = Math.min(length, longestMatchFitting(room));
     while (m >= MIN_MATCH && !this.fits(op, literals, m, capacity)) m--;
     return m >= MIN_MATCH ? m : 0;
   }

@@ -8,7 +8,7 @@
  * input than the greedy parse's on kernel modules, for about six times the time: it is meant for
  * the few files where that saves a block (erofs/data.ts).
  */
-import { LAST_LITERALS, MATCH_FIND_LIMIT, MIN_MATCH, extraLengthBytes, lastLiteralsFitting, writeLastLiterals, writeSequence } from './block.js';
+import { LAST_LITERALS, MATCH_FIND_LIMIT, MIN_MATCH, extraLengthBytes, lastLiteralsFitting, longestMatchFitting, writeLastLiterals, writeSequence } from './block.js';
 import { DEFAULT_ATTEMPTS, type FitResult } from './fixed-output.js';
 import { HashChain } from './hash-chain.js';
 
@@ -177,9 +177,4 @@ export class Lz4OptimalEncoder {
 /** What the `n`th literal of a run adds: itself, and a length byte at 15, 270, 525 … */
 function literalsCostStep(n: number): number {
   return n >= 15 && (n - 15) % 255 === 0 ? 2 : 1;
-}
-
-/** The longest match whose extra length bytes fit in `room` bytes. */
-function longestMatchFitting(room: number): number {
-  return room < 1 ? MIN_MATCH + 14 : MIN_MATCH + 14 + 255 * room;
 }

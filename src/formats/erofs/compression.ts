@@ -37,6 +37,11 @@ export const LZ4_ATTEMPTS = 64;
  */
 export const LZ4_SECOND_PASS: SecondPass = { maxRemainder: 64, gainPerCluster: 16 };
 
+/** The second pass for LZ4 clusters of `clusterSize` bytes, if they get one. */
+export function lz4SecondPass(clusterSize: number): SecondPass | undefined {
+  return clusterSize === BLOCK_SIZE ? LZ4_SECOND_PASS : undefined;
+}
+
 export interface ErofsCompression {
   readonly compressor: ErofsCompressor;
   readonly algorithm: AlgorithmId;

@@ -12,16 +12,16 @@ import { Lz4OptimalEncoder } from '../../compress/lz4/optimal.js';
 import { transferable, type BlockRequest, type BlockResult, type WorkerReady } from '../../compress/pool.js';
 import { ZstdFixedOutput } from '../../compress/zstd-fixed-output.js';
 import { ClusterPacker, packWithSecondPass, type FixedOutputCompressor } from './clusters.js';
-import { clusterOptions, LZ4_SECOND_PASS } from './compression.js';
-import { BLOCK_SIZE } from './format.js';
+import { clusterOptions, lz4SecondPass } from './compression.js';
 
 const port = parentPort!;
 try {
   const spec = (workerData as { spec: CodecSpec }).spec;
   const compressor: FixedOutputCompressor = spec.name === 'zstd' ? await ZstdFixedOutput.create(spec.level!) : new Lz4FixedOutputEncoder(spec.level);
   const packer = new ClusterPacker(compressor, clusterOptions(spec.blockSize));
-  const optimal = spec.name === 'lz4' && spec.blockSize === BLOCK_SIZE ? new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(spec.blockSize)) : undefined;
-  const pack = (input: Uint8Array) => (optimal ? packWithSecondPass(packer, optimal, LZ4_SECOND_PASS, input) : packer.pack(input));
+  const secondPass = spec.name === 'lz4' ? lz4SecondPass(spec.blockSize) : undefined;
+  const optimal = secondPass && new ClusterPacker(new Lz4OptimalEncoder(), clusterOptions(spec.blockSize));
+  const pack = (input: Uint8Array) => (secondPass && optimal ? packWithSecondPass(packer, optimal, secondPass, input) : packer.pack(input));
   port.on('message', (req: BlockRequest) => {
     let data: Uint8Array;
     try {
