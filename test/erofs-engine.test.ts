@@ -39,6 +39,8 @@ async function request(src: string, value: string, opts: { signal?: AbortSignal;
     output: join(dir, `${value}-${Math.random().toString(36).slice(2)}.raw`),
     signal: opts.signal ?? new AbortController().signal,
     progress: () => undefined,
+    step: () => undefined,
+    warn: () => undefined,
     verbose: () => undefined,
   };
 }

@@ -35,6 +35,8 @@ async function request(src: string, value: string, signal = new AbortController(
     output: join(dir, `${value}-${Math.random().toString(36).slice(2)}.raw`),
     signal,
     progress: () => undefined,
+    step: () => undefined,
+    warn: () => undefined,
     verbose: () => undefined,
   };
 }

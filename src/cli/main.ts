@@ -3,9 +3,9 @@
  * Entry point: parse the command line, run the command, map errors to exit statuses
  * (0 ok, 1 build failed, 2 usage/configuration, 130 interrupted), clean up on Ctrl-C.
  */
-import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { removeTempsSync } from '../util/cleanup.js';
+import { packageName, packageVersion } from '../util/version.js';
 import { ExitCode, InterruptedError, isAvocadoError, BuildError } from '../util/errors.js';
 import { buildProgram } from './program.js';
 import { Reporter } from './reporter.js';
@@ -16,11 +16,6 @@ export interface CommandContext {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** Set by the command once it knows --json / --verbose, so that errors are reported the same way. */
   reporter: Reporter;
-}
-
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string };
-  return pkg.version;
 }
 
 const COMMANDS: Record<string, () => Promise<{ default: (ctx: CommandContext, args: unknown[]) => Promise<void> }>> = {
@@ -50,7 +45,7 @@ async function main(argv: string[]): Promise<number> {
     env: process.env,
     reporter: new Reporter({ json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v') }),
   };
-  const program = buildProgram(packageVersion(), async (name, args) => {
+  const program = buildProgram(`${packageName()} ${packageVersion()}`, async (name, args) => {
     const mod = await COMMANDS[name]!();
     await mod.default(ctx, args);
   });

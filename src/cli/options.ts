@@ -2,6 +2,7 @@
  * Validation of the options that only matter to the container and remote engines: they are
  * checked now, whatever the engine, so that a typo fails before a long build, not after.
  */
+import type { RemoteHost } from '../container/remote-host.js';
 import { UsageError } from '../util/errors.js';
 
 export type SdkPlatform = 'linux/arm64' | 'linux/amd64';
@@ -23,10 +24,6 @@ export function parseSdkArch(value: string): { arch: 'aarch64' | 'x86-64'; platf
   }
 }
 
-export interface RemoteHost {
-  readonly user?: string;
-  readonly host: string;
-}
 
 const HOST = /^(?:\[[0-9A-Fa-f:.%\w]+\]|[0-9A-Fa-f:]+:[0-9A-Fa-f:.]*|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)$/;
 const USER = /^[A-Za-z0-9._][A-Za-z0-9._-]*\$?$/;

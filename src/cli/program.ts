@@ -81,8 +81,8 @@ ${EXIT_HELP}`);
       .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then native)').choices(ENGINE_NAMES))
       .option('--container-arg <ARG>', 'extra docker/podman run argument(s) for the SDK container (repeatable; container engine; see below)', collect, [])
       .option('--dnf-arg <ARG>', 'extra dnf argument, passed to the SDK container as AVOCADO_DNF_ARGS (repeatable; container engine)', collect, [])
-      .option('--runs-on <USER@HOST>', 'run the build on a remote host over SSH (not available yet: validated, then reported)')
-      .option('--nfs-port <PORT>', 'port of the NFS server for --runs-on (default: first free in 12050-12099)')
+      .option('--runs-on <USER@HOST>', 'build in the SDK container on a remote host over SSH, with this machine\'s volume and project shared over NFS (container engine)')
+      .option('--nfs-port <PORT>', 'port of the NFS server here for --runs-on (default: the first free one in 12050-12099)')
       .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
   )
     .addHelpText('after', `
@@ -93,6 +93,13 @@ Every entry is owned by root and stamped with source_date_epoch (default 0).
 Engines: native (default; no external tools), tools (mksquashfs / mkfs.erofs on this machine),
 container (the SDK image of sdk.image run with docker or podman - AVOCADO_CONTAINER_TOOL chooses -
 with the volume at /opt/_avocado and the project at /opt/src).
+--runs-on USER@HOST runs that container on another machine: avocado connects with ssh (keys,
+your ~/.ssh/config; never a password prompt), checks that the host has docker or podman and an
+avocado-ext at least as new as this one, serves the project (read-only, /src) and the volume
+(/state) with nfs-ganesha from here on --nfs-port or the first free port in 12050-12099, mounts
+them there as NFS volumes at /opt/src and /opt/_avocado, builds, and removes everything again
+(container, volumes, NFS server, ssh connection), also after a failure or Ctrl-C. The image
+lands in the local volume as with every engine.
 Container arguments (sdk.container_args, then each --container-arg) are each split once as a
 POSIX shell would: '...' and "..." quote, backslash escapes, $VAR and \${VAR} come from this
 environment (unset: empty); shell operators (; | & > <) are refused. E.g.
@@ -106,6 +113,7 @@ Examples:
   avocado ext image my-app -t raspberrypi4 --out dist
   avocado ext image -C path/to/avocado.yaml my-app --json
   avocado ext image my-app --engine container --sdk-arch aarch64
+  avocado ext image my-app --runs-on builder@build-host --nfs-port 12050
   AVOCADO_VOLUME=/srv/avocado avocado ext image my-app --verbose
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-image', args));

@@ -2,16 +2,19 @@
  * One SDK container per build: started once (`run -d`), then each tool invocation is an `exec`
  * with argv passed through, and it is removed at the end (or at exit, whatever happens).
  * Commands run through a fixed script that sets the SDK environment the way the Avocado CLI's
- * entrypoint does; user values only ever arrive as arguments.
+ * entrypoint does; user values only ever arrive as arguments. The container runs wherever its
+ * runner does: this machine, or a remote host (./remote.ts), with the same mounts and commands.
  */
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { relative, sep } from 'node:path';
 import { onExitSync } from '../util/cleanup.js';
 import { BuildError } from '../util/errors.js';
 import type { RunOptions, RunResult } from '../util/process.js';
-import type { ToolHost } from '../engines/tools.js';
-import type { ContainerTool } from './tool.js';
+import type { ToolHost } from './tool-host.js';
+import type { ContainerRunner } from './tool.js';
+
+/** How long removing the container may take (a remote one over a slow link included). */
+const STOP_TIMEOUT_MS = 60_000;
 
 /** Where the volume and the project appear inside the SDK container. */
 export const VOLUME_MOUNT = '/opt/_avocado';
@@ -30,14 +33,17 @@ const EXEC_SCRIPT = [
 ].join('\n');
 
 export interface SessionOptions {
-  readonly tool: ContainerTool;
+  readonly tool: ContainerRunner;
   readonly image: string;
   readonly platform?: string;
-  /** Host directory or named volume mounted at /opt/_avocado. */
+  /** Directory or named volume (where the container runs) mounted at /opt/_avocado. */
   readonly volumeSource: string;
-  /** Host directory of the volume (where the pipeline reads and writes). */
+  /** The volume's directory on this host (where the pipeline reads and writes). */
   readonly volumeRoot: string;
-  readonly projectDir: string;
+  /** Directory or named volume (where the container runs) mounted read-only at /opt/src. */
+  readonly projectSource: string;
+  /** Both sources are named volumes that must never receive a copy of the image's files there. */
+  readonly nocopy?: boolean;
   readonly env: Readonly<Record<string, string>>;
   /** `sdk.container_args` then `--container-arg`, already split. */
   readonly extraArgs: readonly string[];
@@ -60,22 +66,29 @@ export class SdkSession implements ToolHost {
       'run', '-d', '--rm', '--name', name,
       ...(opts.platform ? ['--platform', opts.platform] : []),
       '--security-opt', 'label=disable',
-      '-v', `${opts.volumeSource}:${VOLUME_MOUNT}`,
-      '-v', `${opts.projectDir}:${PROJECT_MOUNT}:ro`,
+      '-v', `${opts.volumeSource}:${VOLUME_MOUNT}${opts.nocopy ? ':nocopy' : ''}`,
+      '-v', `${opts.projectSource}:${PROJECT_MOUNT}:ro${opts.nocopy ? ',nocopy' : ''}`,
       ...Object.entries(opts.env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
       ...opts.extraArgs,
       opts.image, 'sleep', 'infinity',
     ];
-    opts.verbose(`starting the SDK container: ${opts.tool.name} ${args.join(' ')}`);
+    opts.verbose(`starting the SDK container on ${opts.tool.where}: ${opts.tool.name} ${args.join(' ')}`);
     session.removeAtExit = onExitSync(() => {
-      spawnSync(opts.tool.path, ['kill', name], { stdio: 'ignore' });
-      spawnSync(opts.tool.path, ['rm', '-f', name], { stdio: 'ignore' });
+      opts.tool.runSync(['kill', name]);
+      opts.tool.runSync(['rm', '-f', name]);
     });
-    const r = await opts.tool.run(args, { signal: opts.signal });
+    let r: RunResult;
+    try {
+      r = await opts.tool.run(args, { signal: opts.signal });
+    } catch (e) {
+      await session.stop(); // interrupted: it may have started
+      throw e;
+    }
     if (r.code !== 0) {
-      session.removeAtExit();
+      // `run -d` may have created it before failing (e.g. a mount error): never leave it behind.
+      await session.stop();
       throw new BuildError(
-        `the SDK container did not start (${opts.tool.name} run exited with status ${r.code})`,
+        `the SDK container did not start${opts.tool.where === 'this machine' ? '' : ` on ${opts.tool.where}`} (${opts.tool.name} run exited with status ${r.code})`,
         permissionProblem(r.output) ? `check that ${opts.tool.name} may use ${opts.volumeRoot} (ownership, SELinux)` : 'its last output lines follow',
         r.tail.slice(-10).join('\n'),
       );
@@ -83,10 +96,10 @@ export class SdkSession implements ToolHost {
     return session;
   }
 
-  /** Kills the container (SIGKILL: `sleep` as PID 1 ignores SIGTERM, and there is nothing to save). */
+  /** Kills the container (SIGKILL: `sleep` as PID 1 ignores SIGTERM, and there is nothing to save), then removes it. */
   async stop(): Promise<void> {
-    await this.opts.tool.run(['kill', this.name]);
-    await this.opts.tool.run(['rm', '-f', this.name]);
+    await this.opts.tool.run(['kill', this.name], { timeoutMs: STOP_TIMEOUT_MS });
+    await this.opts.tool.run(['rm', '-f', this.name], { timeoutMs: STOP_TIMEOUT_MS });
     this.removeAtExit?.();
   }
 

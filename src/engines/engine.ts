@@ -2,6 +2,7 @@
  * An engine turns the walked entry list into an image file. The pipeline owns everything around
  * it (config, walk, exclusions, lint, atomic publication); an engine only writes `output`.
  */
+import type { RemoteInfo } from '../container/remote.js';
 import type { FilesystemInfo } from '../formats/filesystems.js';
 import type { SysrootTree } from '../sysroot/entry.js';
 import type { ExcludedPath } from '../sysroot/walk.js';
@@ -23,6 +24,9 @@ export interface BuildRequest {
   readonly signal: AbortSignal;
   /** Reports progress; `total` undefined when unknown. */
   readonly progress: (done: number, total?: number) => void;
+  /** A step line, for what the user waits on (connecting to a remote host, …). */
+  readonly step: (line: string) => void;
+  readonly warn: (line: string) => void;
   /** Detail lines shown with --verbose. */
   readonly verbose: (line: string) => void;
 }
@@ -36,4 +40,6 @@ export interface Engine {
    */
   prepare(req: BuildRequest): Promise<string>;
   build(req: BuildRequest): Promise<void>;
+  /** After prepare(): the remote host that builds, if any (`--runs-on`). */
+  readonly remote?: RemoteInfo;
 }

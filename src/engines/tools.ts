@@ -2,32 +2,18 @@
  * The `tools` engine: mksquashfs / mkfs.erofs, with reproducible settings that the Avocado CLI's
  * lack (root ownership for squashfs too, every time set explicitly) and the exact exclude list
  * from our walk instead of the tools' pattern languages. Where the tools run is a `ToolHost`:
- * this machine, or the SDK container (the container engine).
+ * this machine, or the SDK container (the container engine, locally or remotely).
  */
 import { lstat, lutimes, rm, stat, writeFile } from 'node:fs/promises';
 import { BuildError } from '../util/errors.js';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
+import type { ToolHost } from '../container/tool-host.js';
 import { run, which, type RunOptions, type RunResult } from '../util/process.js';
 import { displayPath, pathKey, preOrder } from '../sysroot/entry.js';
 import type { BuildRequest, Engine, EngineName } from './engine.js';
 
 const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 const BLOCK_SIZE = 131072;
-
-/** Where mksquashfs / mkfs.erofs run. */
-export interface ToolHost {
-  /** Absolute path of an executable there, or undefined. */
-  which(name: string): Promise<string | undefined>;
-  /**
-   * Runs a tool with a C locale (byte-wise pattern matching) and without SOURCE_DATE_EPOCH
-   * (times come from the flags; mksquashfs 4.5 refuses both together).
-   */
-  run(path: string, args: readonly string[], opts?: Pick<RunOptions, 'signal' | 'onLine'>): Promise<RunResult>;
-  /** The path under which the tools see a path of this machine. */
-  toolPath(hostPath: string): string;
-  /** What to do when a package is missing there. */
-  installHint(pkg: string): string;
-}
 
 /** The tools of this machine. */
 export class LocalToolHost implements ToolHost {

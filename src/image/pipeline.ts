@@ -6,9 +6,10 @@
 import { open, stat } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
-import { loadEngine, type EngineChoice } from '../engines/index.js';
+import { chooseEngine, loadEngine } from '../engines/index.js';
 import type { BuildRequest } from '../engines/engine.js';
 import type { ContainerSettings } from '../engines/container.js';
+import type { RemoteInfo } from '../container/remote.js';
 import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
 import { walkSysroot } from '../sysroot/walk.js';
@@ -22,9 +23,10 @@ export interface ImageOptions {
   readonly project: Project;
   readonly volume: Volume;
   readonly extension: string;
-  readonly engine: EngineChoice;
+  /** `--engine`, if given. */
+  readonly engineFlag?: string;
   readonly env: NodeJS.ProcessEnv;
-  /** For the container engine. */
+  /** For the container engine (locally or, with `--runs-on`, remotely). */
   readonly container: ContainerSettings;
   /** `--out`, relative to cwd. */
   readonly outDir?: string;
@@ -42,6 +44,8 @@ export interface ImageResult {
   readonly engine: string;
   readonly engineSource: string;
   readonly tool: string;
+  /** `--runs-on`: where it was built and how the volume was shared. */
+  readonly remote?: RemoteInfo;
   readonly sysroot: string;
   readonly image: { readonly path: string; readonly size: number; readonly sha256: string };
   readonly out?: string;
@@ -66,7 +70,8 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   };
 
   const ext: ExtensionConfig = project.extension(opts.extension);
-  const engineChoice = opts.engine;
+  const engineChoice = chooseEngine({ flag: opts.engineFlag, env: opts.env, config: project.engine, container: opts.container });
+  for (const w of engineChoice.warnings) warn(w);
   const target = project.target;
   reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
   reporter.step(`filesystem ${ext.filesystem.value}: ${ext.filesystem.description} (from ${ext.filesystemSource})`);
@@ -101,6 +106,8 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
       output: file.tempPath,
       signal: opts.signal,
       progress: (done, total) => reporter.progress(done, total),
+      step: (line) => reporter.step(line),
+      warn,
       verbose: (line) => reporter.verbose(line),
     };
     tool = await engine.prepare(request);
@@ -144,6 +151,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     engine: engine.name,
     engineSource: engineChoice.source,
     tool,
+    ...(engine.remote ? { remote: engine.remote } : {}),
     sysroot,
     image: { path: imagePath, size, sha256 },
     out,

@@ -16,14 +16,17 @@ export function unregisterTemp(path: string): void {
   paths.delete(path);
 }
 
-/** Runs `action` at exit unless the returned function is called first. */
+/**
+ * Runs `action` at exit unless the returned function is called first. Actions run last
+ * registered first, so that what was set up on top of something is undone before it.
+ */
 export function onExitSync(action: () => void): () => void {
   actions.add(action);
   return () => actions.delete(action);
 }
 
 export function removeTempsSync(): void {
-  for (const a of actions) {
+  for (const a of [...actions].reverse()) {
     try {
       a();
     } catch {

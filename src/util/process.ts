@@ -13,6 +13,8 @@ export interface RunOptions {
   readonly onLine?: (line: string) => void;
   /** Lines of output kept for the result. */
   readonly keepLines?: number;
+  /** Killed (SIGKILL) after this many milliseconds; the result then has signal SIGKILL and timedOut. */
+  readonly timeoutMs?: number;
 }
 
 export interface RunResult {
@@ -24,11 +26,21 @@ export interface RunResult {
   readonly output: string;
   /** stdout alone (the first MiB). */
   readonly stdout: string;
+  /** Killed because `timeoutMs` passed. */
+  readonly timedOut?: boolean;
 }
 
 export function run(command: string, args: readonly string[], opts: RunOptions = {}): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], signal: opts.signal, killSignal: 'SIGTERM' });
+    let timedOut = false;
+    const timer =
+      opts.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            timedOut = true;
+            child.kill('SIGKILL');
+          }, opts.timeoutMs);
     const keep = opts.keepLines ?? 40;
     const tail: string[] = [];
     let output = '';
@@ -51,14 +63,18 @@ export function run(command: string, args: readonly string[], opts: RunOptions =
       onData(chunk);
     });
     child.stderr.on('data', onData);
-    child.on('error', reject);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, signal) => {
+      clearTimeout(timer);
       if (partial.trim()) {
         tail.push(partial);
         if (tail.length > keep) tail.shift();
         opts.onLine?.(partial);
       }
-      resolve({ code, signal, tail, output, stdout });
+      resolve({ code, signal, tail, output, stdout, ...(timedOut ? { timedOut } : {}) });
     });
   });
 }

@@ -1,6 +1,5 @@
 /** `avocado ext image [NAME]`. */
 import type { Command } from 'commander';
-import { chooseEngine } from '../../engines/index.js';
 import { buildImage } from '../../image/pipeline.js';
 import { formatBytes } from '../../util/reporter.js';
 import { UsageError } from '../../util/errors.js';
@@ -15,7 +14,7 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
   const reporter = setupReporter(ctx, opts);
   const name = extensionName(positional, opts);
 
-  // Options of the container and remote engines: validated now, whatever the engine.
+  // Options of the container engine, local or remote: validated now, whatever the engine.
   const remote = opts.runsOn !== undefined ? parseRunsOn(opts.runsOn) : undefined;
   const nfsPort = opts.nfsPort !== undefined ? parsePort(opts.nfsPort) : undefined;
   const sdkArch = opts.sdkArch !== undefined ? parseSdkArch(opts.sdkArch) : undefined;
@@ -23,27 +22,19 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
 
   const { project, volume } = await loadProject(ctx, opts, reporter);
   const ext = requireName(name, 'ext image', project);
-  const engine = chooseEngine({ flag: opts.engine, env: ctx.env, config: project.engine });
-
-  // Never silently ignored: say what each unused option would need.
-  const containerOnly: string[] = [];
-  if (opts.containerArg.length) containerOnly.push(`--container-arg (${opts.containerArg.length}) is passed to the SDK container`);
-  if (opts.dnfArg.length) containerOnly.push(`--dnf-arg (${opts.dnfArg.length}) is passed to dnf in the SDK container`);
-  if (sdkArch) containerOnly.push(`--sdk-arch ${sdkArch.arch} selects the SDK container platform (${sdkArch.platform})`);
-  if (engine.name !== 'container')
-    for (const u of containerOnly) reporter.warn(`${u}, which needs --engine container; the ${engine.name} engine builds on this machine and ignores it`);
-  if (remote)
-    reporter.warn(
-      `--runs-on ${remote.user ? `${remote.user}@` : ''}${remote.host} runs the SDK container on a remote host over SSH, sharing the volume over NFS${nfsPort ? ` (port ${nfsPort})` : ''}; remote execution is not available yet, so the ${engine.name} engine builds on this machine`,
-    );
-
   const result = await buildImage({
     project,
     volume,
     extension: ext,
-    engine,
+    engineFlag: opts.engine,
     env: ctx.env,
-    container: { containerArgs: opts.containerArg, dnfArgs: opts.dnfArg, sdkArch, verbose: opts.verbose === true },
+    container: {
+      containerArgs: opts.containerArg,
+      dnfArgs: opts.dnfArg,
+      sdkArch,
+      remote: remote && { host: remote, nfsPort },
+      verbose: opts.verbose === true,
+    },
     outDir: opts.out,
     cwd: ctx.cwd,
     signal: ctx.signal,
