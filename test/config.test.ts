@@ -247,7 +247,7 @@ describe('what is reported, and when', () => {
   it('reports two keys that interpolate to the same name when that entry is read', async () => {
     const { project } = await load('default_target: t\nextensions:\n  app-t: {version: "1.0.0"}\n  "app-{{ avocado.target }}": {version: "2.0.0"}\n  other: {version: "1.0.0"}\n');
     assert.equal(project.extension('other').version, '1.0.0');
-    assert.throws(() => project.extension('app-t'), /avocado\.yaml:4:3: .*key 'app-\{\{ avocado\.target \}\}' becomes 'app-t', which the key at line 3 already is/);
+    assert.throws(() => project.extension('app-t'), /avocado\.yaml:4:3: .*key 'app-\{\{ avocado\.target \}\}' interpolates to 'app-t', the name of the key at line 3 too/);
   });
   it('suggests the extension meant', async () => {
     const e = await loadError('default_target: t\nextensions:\n  peridio: {version: "1.0.0"}\n', {}, 'peridoi');

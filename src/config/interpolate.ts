@@ -96,7 +96,7 @@ class Interpolator {
       const earlier = entries.get(key);
       if (earlier)
         keySite.issues.push(
-          error(keySite.at, `key '${k}' becomes '${key}', which the key at line ${keyOrigin(earlier).line} already is`, 'give the two different names'),
+          error(keySite.at, `key '${k}' interpolates to '${key}', the name of the key at line ${keyOrigin(earlier).line} too`, 'give the two different names'),
         );
       entries.set(key, this.node(v, keySite.issues));
     }
