@@ -125,6 +125,7 @@ Installing packages needs the Avocado SDK and is not done here.
 Examples:
   avocado ext build my-app
   avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
+  avocado ext build avocado-bsp-rpi5 -t raspberrypi5 --target-board rpi5
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-build', args));
 
