@@ -10,16 +10,16 @@ import { ConfigError, UsageError } from '../src/util/errors.js';
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 
-async function load(yaml: string, opts: { target?: string; env?: Record<string, string> } = {}) {
+async function load(yaml: string, opts: { target?: string; targetBoard?: string; env?: Record<string, string> } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'avocado-config-'));
   dirs.push(dir);
   writeFileSync(join(dir, 'avocado.yaml'), yaml);
   const warnings: string[] = [];
-  const project = await Project.load({ cwd: dir, env: opts.env ?? {}, target: opts.target, warn: (m) => warnings.push(m) });
+  const project = await Project.load({ cwd: dir, env: opts.env ?? {}, target: opts.target, targetBoard: opts.targetBoard, warn: (m) => warnings.push(m) });
   return { project, warnings, dir };
 }
 
-async function loadError(yaml: string, opts: { target?: string; env?: Record<string, string> } = {}, ext = 'app'): Promise<Error> {
+async function loadError(yaml: string, opts: Parameters<typeof load>[1] = {}, ext = 'app'): Promise<Error> {
   try {
     const { project } = await load(yaml, opts);
     project.extension(ext);
@@ -27,6 +27,21 @@ async function loadError(yaml: string, opts: { target?: string; env?: Record<str
     return e as Error;
   }
   assert.fail('expected an error');
+}
+
+/** Rejects with an avocado error whose one line (message and hint) matches. */
+async function rejectsLine(p: Promise<unknown>, re: RegExp): Promise<void> {
+  await assert.rejects(p, (e: ConfigError) => {
+    assert.match(e.line, re);
+    return true;
+  });
+}
+
+function throwsLine(fn: () => unknown, re: RegExp): void {
+  assert.throws(fn, (e: ConfigError) => {
+    assert.match(e.line, re);
+    return true;
+  });
 }
 
 describe('target', () => {
@@ -80,13 +95,163 @@ describe('interpolation', () => {
     const e = await loadError('default_target: t\nextensions:\n  app:\n    version: "{{ config.nope.x }}"\n');
     assert.match(e.message, /avocado\.yaml:4:14: extensions\.app\.version: config path 'config\.nope\.x' not found/);
   });
-  it('reports a reference cycle', async () => {
-    const e = await loadError('default_target: t\na: "{{ config.b }}"\nb: "{{ config.a }}"\n');
-    assert.match(e.message, /cycle: config\.b -> config\.a -> config\.b/);
+  it('reports a reference cycle when the value is read', async () => {
+    const { project } = await load('default_target: t\na: "{{ config.b }}"\nb: "{{ config.a }}"\n');
+    assert.throws(() => project.read(['a']), /avocado\.yaml:2:4: a: references form a cycle: config\.b -> config\.a -> config\.b/);
   });
-  it('rejects an unknown context', async () => {
-    const e = await loadError('default_target: t\nx: "{{ foo.bar }}"\n');
-    assert.match(e.message, /unknown template context 'foo'/);
+  it('rejects an unknown context in a value that is read', async () => {
+    const e = await loadError('default_target: t\nextensions:\n  app:\n    version: "{{ foo.bar }}"\n');
+    assert.match(e.message, /avocado\.yaml:4:14: extensions\.app\.version: unknown template context 'foo'/);
+  });
+  it('resolves avocado.distro.*, avocado.runtime and avocado.extensions.<name>.<key>', async () => {
+    const { project } = await load(
+      [
+        'default_target: t',
+        'distro: {release: 2024, channel: edge}',
+        'runtimes: {dev: {}}',
+        'extensions:',
+        '  base: {version: "2.0.0"}',
+        '  app:',
+        '    version: "1.0.0"',
+        '    var_files: ["{{ avocado.distro.release }}-{{ avocado.distro.channel }}", "{{ avocado.runtime }}", "v{{ avocado.extensions.base.version }}"]',
+      ].join('\n'),
+    );
+    assert.deepEqual(project.extension('app').varFiles.map((v) => v.pattern), ['2024-edge', 'dev', 'v2.0.0']);
+  });
+  it('makes an unresolvable avocado value an error where it is used, and nothing elsewhere', async () => {
+    const yaml = [
+      'default_target: t',
+      'runtimes: {a: {}, b: {}}',
+      'kernel: {version: "{{ avocado.kernel.version }}"}',
+      'extensions:',
+      '  app:',
+      '    version: "1.0.0"',
+      '    var_files: ["{{ avocado.nope }}"]',
+      '  other:',
+      '    version: "1.0.0"',
+      '    var_files: ["{{ avocado.runtime }}"]',
+      '  ok:',
+      '    version: "1.0.0"',
+      '    packages: {"x-{{ avocado.runtime }}": "{{ config.nope }}"}',
+    ].join('\n');
+    const { project, warnings } = await load(yaml);
+    assert.throws(() => project.extension('app'), (e: ConfigError) => {
+      assert.match(e.line, /avocado\.yaml:7:17: extensions\.app\.var_files\[0\]: unknown value '\{\{ avocado\.nope \}\}'; use avocado\.target, avocado\.target\.board/);
+      return true;
+    });
+    assert.throws(() => project.extension('other'), /avocado\.yaml:10:17: .*'\{\{ avocado\.runtime \}\}' has no value: no runtime is selected/);
+    assert.equal(project.extension('ok').version, '1.0.0', 'packages are not read by ext build/image');
+    assert.deepEqual(warnings, []);
+  });
+});
+
+describe('avocado.target.board', () => {
+  const yaml = (top = '') =>
+    `default_target: qemux86-64\n${top}extensions:\n  "avocado-bsp-{{ avocado.target.board }}":\n    version: "1.0.0"\n    overlay: "overlays/{{ avocado.target.board }}"\n`;
+  it('falls back to the target, as the Avocado CLI does', async () => {
+    const { project, warnings } = await load(yaml());
+    assert.deepEqual(project.extensionNames(), ['avocado-bsp-qemux86-64']);
+    assert.equal(project.extension('avocado-bsp-qemux86-64').overlay?.dir, 'overlays/qemux86-64');
+    assert.deepEqual(warnings, []);
+  });
+  it('takes --target-board > AVOCADO_TARGET_BOARD > the runtime\'s target_board > default_target_board', async () => {
+    const top = 'default_target_board: from-config\nruntimes:\n  dev:\n    target_board: from-runtime\n';
+    const names = async (opts: Parameters<typeof load>[1], t = top) => (await load(yaml(t), opts)).project.extensionNames();
+    assert.deepEqual(await names({ targetBoard: 'flag', env: { AVOCADO_TARGET_BOARD: 'env' } }), ['avocado-bsp-flag']);
+    assert.deepEqual(await names({ env: { AVOCADO_TARGET_BOARD: 'env' } }), ['avocado-bsp-env']);
+    assert.deepEqual(await names({ env: { AVOCADO_TARGET_BOARD: '' } }), ['avocado-bsp-from-runtime'], 'an empty variable is unset');
+    assert.deepEqual(await names({}, top + '  prod: {}\n'), ['avocado-bsp-from-config'], 'two runtimes and no default_runtime: none selected');
+    assert.deepEqual(await names({}, top + '  prod: {target_board: p}\ndefault_runtime: prod\n'), ['avocado-bsp-p']);
+    assert.deepEqual(await names({ env: { AVOCADO_RUNTIME: 'prod' } }, top + '  prod: {target_board: q}\n'), ['avocado-bsp-q']);
+    assert.deepEqual(await names({}, 'default_target_board: "{{ env.BOARD }}"\n'), ['avocado-bsp-'], 'an unset variable in it: empty, with its warning');
+  });
+  it('rejects an empty --target-board', async () => {
+    await assert.rejects(load(yaml(), { targetBoard: '' }), UsageError);
+  });
+  it('cannot be used by default_target', async () => {
+    await rejectsLine(load('default_target: "x-{{ avocado.target.board }}"\n'), /avocado\.yaml:1:17: default_target: .*cannot be used in default_target.*; pass --target-board, set AVOCADO_TARGET_BOARD or default_target_board/);
+  });
+});
+
+describe('what is reported, and when', () => {
+  it('reports an unset variable only where the build reads it, once', async () => {
+    const { project, warnings } = await load(
+      [
+        'default_target: t',
+        'sdk:',
+        '  image: "sdk:{{ env.RELEASE }}"',
+        '  container_args: ["-e X={{ env.RELEASE }}"]',
+        'runtimes: {dev: {packages: {a: "{{ env.UNUSED }}"}}}',
+        'extensions:',
+        '  app:',
+        '    version: "1.0.0"',
+        '  other:',
+        '    version: "{{ env.OTHER_VERSION }}"',
+      ].join('\n'),
+    );
+    assert.equal(project.extension('app').version, '1.0.0');
+    assert.deepEqual(warnings, [], 'sdk.*, runtimes and the other extension are not read');
+    const image = project.read(['sdk', 'image']);
+    assert.ok(image?.kind === 'scalar' && image.value === 'sdk:');
+    project.read(['sdk', 'image']);
+    project.read(['sdk', 'container_args']);
+    assert.deepEqual(warnings, [`${project.file}:3:10: sdk.image: environment variable 'RELEASE' is not set, replacing it with an empty string`]);
+    assert.equal(project.read(['sdk', 'nope']), undefined);
+  });
+  it('reports a problem of a referenced value where the reference is read', async () => {
+    const { project, warnings } = await load('default_target: t\nbase: "{{ env.NOPE }}x"\nextensions:\n  app:\n    version: "1.0.0"\n    var_files: ["{{ config.base }}"]\n');
+    assert.deepEqual(project.extension('app').varFiles.map((v) => v.pattern), ['x']);
+    assert.deepEqual(warnings, [`${project.file}:2:7: base: environment variable 'NOPE' is not set, replacing it with an empty string`]);
+  });
+  it('does not call a key used through {{ config.KEY }} unknown, and suggests the key a typo means', async () => {
+    const { project, warnings } = await load(
+      [
+        'default_target: t',
+        'base_image: ghcr.io/x',
+        'mystery: 1',
+        'soruce_date_epoch: 5',
+        'initramf: {}',
+        'sdk: {image: "{{ config.base_image }}:1"}',
+        'extensions:',
+        '  app:',
+        '    version: "1.0.0"',
+        '    filesytem: erofs',
+        '    verison: "x"',
+        '    files: {a: b}',
+      ].join('\n'),
+    );
+    project.extension('app');
+    assert.deepEqual(warnings, [
+      `${project.file}:4:1: soruce_date_epoch: unknown top-level key 'soruce_date_epoch' (ignored); did you mean 'source_date_epoch'?`,
+      `${project.file}:10:5: extensions.app.filesytem: unknown extension key 'filesytem' (ignored); did you mean 'filesystem'?`,
+      `${project.file}:11:5: extensions.app.verison: unknown extension key 'verison' (ignored); did you mean 'version'?`,
+      `${project.file}:12:5: extensions.app.files: unknown extension key 'files' (ignored)`,
+    ]);
+  });
+  it('names the old forms of extensions: and types', async () => {
+    const e = await loadError('default_target: t\next:\n  app:\n    version: "1.0.0"\n');
+    assert.match((e as ConfigError).line, /avocado\.yaml:2:1: ext: extension 'app' is under 'ext:', the old name of 'extensions:'.*; rename ext: to extensions:/);
+    const { project, warnings } = await load('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    sysext: false\n    confext: true\n');
+    assert.deepEqual(project.extension('app').types, ['sysext', 'confext']);
+    assert.deepEqual(warnings, [`${project.file}:5:5: extensions.app.sysext: 'sysext: false, confext: true' is the old form of types and is not read; write types: [confext]; until then both types, the default, are built`]);
+  });
+  it('says where the settings of an extension with a source: are', async () => {
+    const e = await loadError('default_target: t\nextensions:\n  app:\n    source: {type: package, version: "*"}\n');
+    assert.match((e as ConfigError).line, /avocado\.yaml:3:3: extensions\.app: extension 'app' comes from source: package: its settings .* are in its own avocado\.yaml/);
+  });
+  it('names the placeholder of the avocado init template', async () => {
+    await rejectsLine(load('default_target: "{target}"\n'), /avocado\.yaml:1:17: default_target: '\{target\}' is a placeholder of the avocado init template; write your target there/);
+    const { project } = await load('default_target: "{target}"\nsupported_targets:\n  - {target}\nextensions: {app: {version: "1.0.0", x: {}}}\n', { target: 'qemux86-64' });
+    throwsLine(() => project.extension('app'), /avocado\.yaml:3:5: supported_targets\[0\]: must be a target name, not the mapping \{target\}; '\{target\}' is a placeholder/);
+  });
+  it('reports two keys that interpolate to the same name when that entry is read', async () => {
+    const { project } = await load('default_target: t\nextensions:\n  app-t: {version: "1.0.0"}\n  "app-{{ avocado.target }}": {version: "2.0.0"}\n  other: {version: "1.0.0"}\n');
+    assert.equal(project.extension('other').version, '1.0.0');
+    assert.throws(() => project.extension('app-t'), /avocado\.yaml:4:3: .*key 'app-\{\{ avocado\.target \}\}' interpolates to 'app-t', the name of the key at line 3 too/);
+  });
+  it('suggests the extension meant', async () => {
+    const e = await loadError('default_target: t\nextensions:\n  peridio: {version: "1.0.0"}\n', {}, 'peridoi');
+    assert.match((e as ConfigError).line, /extension 'peridoi' is not defined in .*; did you mean 'peridio'\? known extensions: peridio/);
   });
 });
 
@@ -162,20 +327,37 @@ describe('extension settings', () => {
     const e = await loadError(base('    version: "1.0.0"\n') + '  other:\n    version: "1.0.0"\n', {}, 'nope');
     assert.match((e as ConfigError).line, /extension 'nope' is not defined in .*avocado\.yaml; known extensions: app, other/);
   });
-  it('warns about unknown keys instead of failing', async () => {
-    const { project, warnings } = await load(base('    version: "1.0.0"\n    verison: "x"\n', 'mystery: 1\n'));
-    project.extension('app');
-    assert.ok(warnings.some((w) => /unknown top-level key 'mystery'/.test(w)));
-    assert.ok(warnings.some((w) => /avocado\.yaml:6:\d+: unknown extension key 'verison'/.test(w)));
+  it('validates source_date_epoch when it is read', async () => {
+    const epoch = async (yaml: string, env: Record<string, string> = {}) => (await load(`default_target: t\n${yaml}`, { env })).project.sourceDateEpoch;
+    assert.equal(await epoch(''), 0);
+    assert.equal(await epoch('source_date_epoch: 1700000000\n'), 1700000000);
+    assert.equal(await epoch('source_date_epoch: "{{ env.SDE }}"\n', { SDE: '42' }), 42);
+    await assert.rejects(epoch('source_date_epoch: 4294967296\n'), /avocado\.yaml:2:20: source_date_epoch: must be a whole number from 0 to 4294967295/);
+    await assert.rejects(epoch('source_date_epoch: -1\n'), /source_date_epoch/);
+    await assert.rejects(epoch('source_date_epoch: "{{ env.SDE }}"\n'), /source_date_epoch: must be a whole number .*got ""  ?\(written "\{\{ env\.SDE \}\}"\)/);
   });
-  it('validates source_date_epoch', async () => {
-    assert.equal((await load('default_target: t\nsource_date_epoch: 1700000000\n')).project.sourceDateEpoch, 1700000000);
-    assert.equal((await load('default_target: t\nsource_date_epoch: "{{ env.SDE }}"\n', { env: { SDE: '42' } })).project.sourceDateEpoch, 42);
-    await assert.rejects(load('default_target: t\nsource_date_epoch: 4294967296\n'), /avocado\.yaml:2:20: source_date_epoch: must be a whole number from 0 to 4294967295/);
-    await assert.rejects(load('default_target: t\nsource_date_epoch: -1\n'), /source_date_epoch/);
+  it('reads src_dir relative to avocado.yaml', async () => {
+    const { project, dir } = await load('default_target: t\nsrc_dir: "{{ env.SRC }}/x"\n', { env: { SRC: 'a' } });
+    assert.equal(project.sourceDir, join(dir, 'a/x'));
   });
   it('reports YAML syntax errors with a position', async () => {
     await assert.rejects(load('default_target: t\nextensions:\n  app: [\n'), /avocado\.yaml:\d+:\d+: invalid YAML/);
-    await assert.rejects(load('a: 1\na: 2\n'), /invalid YAML: Map keys must be unique/);
+  });
+  it('rejects a repeated key, naming it and both lines', async () => {
+    const yaml = 'default_target: t\nextensions:\n  app:\n    types: [sysext]\n    packages: [curl]\n    packages:\n      x: "*"\n';
+    await assert.rejects(load(yaml), (e: ConfigError) => {
+      assert.equal(e.exitCode, 2);
+      assert.match(
+        e.line,
+        /avocado\.yaml:6:5: extensions\.app\.packages: key 'packages' is repeated: it is also at line 5, column 5; YAML allows a key once per mapping \(the Avocado CLI rejects this file too\): merge the two into one$/,
+      );
+      return true;
+    });
+  });
+  it('reads YAML merge keys', async () => {
+    const { project } = await load('default_target: t\ncommon: &c {version: "1.0.0", types: [sysext]}\nextensions:\n  app:\n    <<: *c\n    types: [confext]\n');
+    const ext = project.extension('app');
+    assert.equal(ext.version, '1.0.0');
+    assert.deepEqual(ext.types, ['confext']);
   });
 });

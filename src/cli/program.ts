@@ -17,6 +17,7 @@ export interface ExtCommonOptions extends GlobalOptions {
   verbose?: boolean;
   extension?: string;
   target?: string;
+  targetBoard?: string;
   json?: boolean;
 }
 
@@ -45,6 +46,10 @@ function extCommon(cmd: Command): Command {
     .option('-C, --config <CONFIG>', 'path to avocado.yaml (default: avocado.yaml in the current directory or above)')
     .option('-e, --extension <EXTENSION>', 'extension name (same as NAME)')
     .option('-t, --target <TARGET>', 'target to build for (default: $AVOCADO_TARGET, then default_target)')
+    .option(
+      '--target-board <BOARD>',
+      'board for {{ avocado.target.board }} in avocado.yaml (default: $AVOCADO_TARGET_BOARD, then the runtime\'s target_board, then default_target_board, then the target)',
+    )
     .option('-v, --verbose', 'list excluded paths and show tool output')
     .option('--json', 'print one JSON object with the result on stdout');
 }
@@ -128,6 +133,7 @@ Installing packages needs the Avocado SDK and is not done here.
 Examples:
   avocado ext build my-app
   avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
+  avocado ext build avocado-bsp-rpi5 -t raspberrypi5 --target-board rpi5
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-build', args));
 

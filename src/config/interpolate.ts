@@ -1,116 +1,260 @@
 /**
- * `{{ env.NAME }}`, `{{ config.a.b }}` and `{{ avocado.target }}` in values and mapping keys,
- * as the Avocado CLI does (reference §2.2). References to other config values are resolved
- * recursively, so chains work in one pass and cycles are reported with their path.
+ * `{{ env.NAME }}`, `{{ config.a.b }}` and `{{ avocado.* }}` in values and mapping keys, as the
+ * Avocado CLI does (reference §2.2). References to other values are resolved recursively, so
+ * chains work in one pass and cycles are found with their path.
+ *
+ * The whole file is interpolated at load, but nothing is reported then: every problem (an unset
+ * variable, a missing config path, a value that cannot be known) is recorded on the node it
+ * concerns, or on the value that used it, and reported only when a command reads that value
+ * (Project.read). Real files carry many sections a command never reads; they cost nothing.
  */
-import { ConfigError } from '../util/errors.js';
-import { dottedPath, locationOf, nodeAt, type CMap, type CNode, type CScalar, type YamlPath } from './tree.js';
+import { dottedPath, nodeAt, type CMap, type CNode, type CScalar, type Issue, type Origin, type YamlPath } from './tree.js';
 
 export interface InterpolationContext {
   readonly env: Readonly<Record<string, string | undefined>>;
-  /** The resolved target, if known; `{{ avocado.target }}` stays as written otherwise. */
+  /** The resolved target; undefined only while default_target itself is read. */
   readonly target?: string;
-  /** Called once per unset environment variable. */
-  readonly warn: (message: string) => void;
+  /** `--target-board`; the board's other sources are the environment and the file. */
+  readonly targetBoard?: string;
 }
 
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
+
+const AVOCADO_VALUES =
+  'avocado.target, avocado.target.board, avocado.runtime, avocado.distro.release, avocado.distro.channel or avocado.extensions.<name>.<key>';
 
 export function hasTemplate(s: string): boolean {
   return s.includes('{{');
 }
 
+/** The tree with every key and value interpolated; problems are recorded on the nodes (`issues`). */
 export function interpolateTree(root: CMap, ctx: InterpolationContext): CMap {
-  return new Interpolator(root, ctx).map(root);
+  return new Interpolator(root, ctx).map(root, []);
 }
 
-/** Interpolates one string found at `where` (used for values read before the whole tree is). */
-export function interpolateString(root: CMap, ctx: InterpolationContext, s: string, where: CNode): string {
-  return new Interpolator(root, ctx).string(s, where, []);
+/** One value, interpolated on its own (default_target, read before the target is known). */
+export function interpolateScalar(root: CMap, ctx: InterpolationContext, node: CScalar): CScalar {
+  return new Interpolator(root, ctx).node(node, []) as CScalar;
+}
+
+/** Top-level keys that some `{{ config.KEY… }}` in the file refers to: user data, not typos. */
+export function configReferences(root: CMap): Set<string> {
+  const found = new Set<string>();
+  const scan = (s: string) => {
+    for (const m of s.matchAll(TEMPLATE)) {
+      const expr = m[1]!.trim();
+      if (expr.startsWith('config.')) found.add(expr.slice('config.'.length).split('.')[0]!);
+    }
+  };
+  const visit = (n: CNode) => {
+    if (n.kind === 'scalar') {
+      if (typeof n.value === 'string') scan(n.value);
+    } else if (n.kind === 'seq') n.items.forEach(visit);
+    else
+      for (const [k, v] of n.entries) {
+        scan(k);
+        visit(v);
+      }
+  };
+  visit(root);
+  return found;
+}
+
+/** A string being interpolated: where it is written, the references that led to it, its problems. */
+interface Site {
+  readonly at: Origin;
+  readonly stack: readonly string[];
+  readonly issues: Issue[];
 }
 
 class Interpolator {
-  private readonly warnedEnv = new Set<string>();
-
   constructor(
     private readonly root: CMap,
     private readonly ctx: InterpolationContext,
   ) {}
 
-  node(n: CNode): CNode {
+  /** `keyIssues`: problems of the key this node is stored under, which become the node's own. */
+  node(n: CNode, keyIssues: Issue[]): CNode {
     switch (n.kind) {
-      case 'scalar':
-        return typeof n.value === 'string' && hasTemplate(n.value)
-          ? ({ ...n, value: this.string(n.value, n, []) } satisfies CScalar)
-          : n;
+      case 'scalar': {
+        if (typeof n.value !== 'string' || !hasTemplate(n.value)) return withIssues(n, keyIssues);
+        const site: Site = { at: n.origin, stack: [], issues: [...keyIssues] };
+        return withIssues({ ...n, value: this.text(n.value, site) }, site.issues);
+      }
       case 'seq':
-        return { ...n, items: n.items.map((i) => this.node(i)) };
+        return withIssues({ ...n, items: n.items.map((i) => this.node(i, [])) }, keyIssues);
       case 'map':
-        return this.map(n);
+        return this.map(n, keyIssues);
     }
   }
 
-  map(m: CMap): CMap {
+  map(m: CMap, keyIssues: Issue[]): CMap {
     const entries = new Map<string, CNode>();
     for (const [k, v] of m.entries) {
-      const key = hasTemplate(k) ? this.string(k, v, []) : k;
-      entries.set(key, this.node(v));
+      const keySite: Site = { at: keyOrigin(v), stack: [], issues: [] };
+      const key = hasTemplate(k) ? this.text(k, keySite) : k;
+      const earlier = entries.get(key);
+      if (earlier)
+        keySite.issues.push(
+          error(keySite.at, `key '${k}' interpolates to '${key}', the name of the key at line ${keyOrigin(earlier).line} too`, 'give the two different names'),
+        );
+      entries.set(key, this.node(v, keySite.issues));
     }
-    return { ...m, entries };
+    return withIssues({ ...m, entries }, keyIssues);
   }
 
-  string(s: string, where: CNode, stack: readonly string[]): string {
-    return s.replace(TEMPLATE, (whole, expr: string) => this.expression(whole, expr.trim(), where, stack));
+  private text(s: string, site: Site): string {
+    return s.replace(TEMPLATE, (whole, expr: string) => this.expression(whole, expr.trim(), site) ?? whole);
   }
 
-  private expression(whole: string, expr: string, where: CNode, stack: readonly string[]): string {
+  /** The value of one `{{ … }}`, or undefined (left as written) after recording why. */
+  private expression(whole: string, expr: string, site: Site): string | undefined {
     const dot = expr.indexOf('.');
     const context = dot < 0 ? expr : expr.slice(0, dot);
     const rest = dot < 0 ? '' : expr.slice(dot + 1);
     switch (context) {
       case 'env': {
-        if (!rest) throw this.error(`'${whole}' names no environment variable`, where);
+        if (!rest) return this.fail(site, `'${whole}' names no environment variable`, 'write {{ env.NAME }}');
         const value = this.ctx.env[rest];
-        if (value === undefined) {
-          if (!this.warnedEnv.has(rest)) {
-            this.warnedEnv.add(rest);
-            this.ctx.warn(`environment variable '${rest}' is not set, replacing with an empty string (${describe(where)})`);
-          }
-          return '';
-        }
-        return value;
+        if (value !== undefined) return value;
+        site.issues.push({
+          severity: 'warning',
+          message: `environment variable '${rest}' is not set, replacing it with an empty string`,
+          location: locationAt(site.at),
+          once: `env:${rest}`,
+        });
+        return '';
       }
       case 'config':
-        return this.configValue(rest, where, stack);
+        return this.reference(`config.${rest}`, site, (inner) => {
+          const keys: YamlPath = rest.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
+          // A numeric segment may also be a mapping key.
+          const node = nodeAt(this.root, keys) ?? nodeAt(this.root, rest.split('.'));
+          if (!node) return this.fail(inner, `config path 'config.${rest}' not found in the configuration`, 'fix the path, or add the value it names');
+          return this.scalarValue(node, `config.${rest}`, inner);
+        });
       case 'avocado':
-        if (rest === 'target' && this.ctx.target !== undefined) return this.ctx.target;
-        return whole; // other avocado.* values are unknown at image time: left as written
+        return this.avocado(rest, site);
       default:
-        throw this.error(`unknown template context '${context}' in '${whole}'; expected 'env', 'config' or 'avocado'`, where);
+        return this.fail(site, `unknown template context '${context}' in '${whole}'; expected 'env', 'config' or 'avocado'`);
     }
   }
 
-  private configValue(path: string, where: CNode, stack: readonly string[]): string {
-    if (stack.includes(path))
-      throw this.error(`config references form a cycle: ${[...stack, path].map((p) => `config.${p}`).join(' -> ')}`, where);
-    const keys: YamlPath = path.split('.').map((k) => (/^\d+$/.test(k) ? Number(k) : k));
-    let target = nodeAt(this.root, keys);
-    // A numeric segment may also be a mapping key.
-    if (!target) target = nodeAt(this.root, path.split('.'));
-    if (!target) throw this.error(`config path 'config.${path}' not found in the configuration`, where);
-    if (target.kind !== 'scalar')
-      throw this.error(`'config.${path}' is a ${target.kind === 'map' ? 'mapping' : 'list'}; only single values can be interpolated`, where);
-    const v = target.value;
-    if (v === null) return '';
-    if (typeof v === 'string' && hasTemplate(v)) return this.string(v, target, [...stack, path]);
-    return String(v);
+  private avocado(name: string, site: Site): string | undefined {
+    const full = `{{ avocado.${name} }}`;
+    switch (name) {
+      case 'target':
+        if (this.ctx.target !== undefined) return this.ctx.target;
+        return this.fail(site, `'${full}' cannot be used in default_target, which decides the target`, 'write the target name');
+      case 'target.board':
+        return this.reference('avocado.target.board', site, (inner) => this.board(inner));
+      case 'runtime':
+        return this.reference('avocado.runtime', site, (inner) => {
+          const before = inner.issues.length;
+          const runtime = this.runtime(inner);
+          if (runtime !== undefined || inner.issues.length > before) return runtime;
+          return this.fail(inner, `'${full}' has no value: no runtime is selected`, 'set AVOCADO_RUNTIME or default_runtime, or define exactly one runtime under runtimes:');
+        });
+      case 'distro.release':
+      case 'distro.version':
+      case 'distro.channel': {
+        const key = name === 'distro.channel' ? 'channel' : 'release';
+        const node = nodeAt(this.root, ['distro', key]) ?? (key === 'release' ? nodeAt(this.root, ['distro', 'version']) : undefined);
+        if (!node || (node.kind === 'scalar' && node.value === null))
+          return this.fail(site, `'${full}' has no value: distro.${key} is not set`, `set distro.${key} in avocado.yaml`);
+        return this.reference(`avocado.${name}`, site, (inner) => this.scalarValue(node, `distro.${key}`, inner));
+      }
+      case 'kernel.version':
+        return this.fail(site, `'${full}' has no value: the kernel version is not known when extension images are built`, 'write the version itself');
+    }
+    if (name.startsWith('extensions.')) {
+      const [ext, ...field] = name.slice('extensions.'.length).split('.');
+      const entry = ext ? this.extensionEntry(ext) : undefined;
+      if (!entry) return this.fail(site, `'${full}' has no value: extension '${ext}' is not defined under extensions:`);
+      const node = field.length ? nodeAt(entry, field) : undefined;
+      if (!node) return this.fail(site, `'${full}' has no value: extensions.${ext} has no ${field.join('.') || 'key named'}`);
+      return this.reference(`avocado.${name}`, site, (inner) => this.scalarValue(node, `extensions.${ext}.${field.join('.')}`, inner));
+    }
+    return this.fail(site, `unknown value '${full}'`, `use ${AVOCADO_VALUES}`);
   }
 
-  private error(message: string, where: CNode): ConfigError {
-    return new ConfigError(message, locationOf(where, { file: where.origin.file }));
+  /** `{{ avocado.target.board }}`: --target-board > AVOCADO_TARGET_BOARD > the runtime's target_board > default_target_board > the target. */
+  private board(site: Site): string | undefined {
+    if (this.ctx.targetBoard !== undefined) return this.ctx.targetBoard;
+    const fromEnv = this.ctx.env.AVOCADO_TARGET_BOARD;
+    if (fromEnv) return fromEnv;
+    const runtime = this.runtime(site);
+    const perRuntime = runtime !== undefined ? nodeAt(this.root, ['runtimes', runtime, 'target_board']) : undefined;
+    for (const [node, what] of [[perRuntime, `runtimes.${runtime}.target_board`], [this.root.entries.get('default_target_board'), 'default_target_board']] as const)
+      if (node && !(node.kind === 'scalar' && node.value === null)) return this.scalarValue(node, what, site);
+    if (this.ctx.target !== undefined) return this.ctx.target;
+    return this.fail(
+      site,
+      "'{{ avocado.target.board }}' cannot be used in default_target, which decides the target",
+      'pass --target-board, set AVOCADO_TARGET_BOARD or default_target_board',
+    );
+  }
+
+  /** The runtime the Avocado CLI selects: AVOCADO_RUNTIME > default_runtime > the only one under runtimes:. */
+  private runtime(site: Site): string | undefined {
+    const fromEnv = this.ctx.env.AVOCADO_RUNTIME;
+    if (fromEnv) return fromEnv;
+    const named = this.root.entries.get('default_runtime');
+    if (named && !(named.kind === 'scalar' && named.value === null)) return this.scalarValue(named, 'default_runtime', site);
+    const runtimes = this.root.entries.get('runtimes');
+    if (runtimes?.kind === 'map' && runtimes.entries.size === 1) return [...runtimes.entries.keys()][0];
+    return undefined;
+  }
+
+  /** extensions.<name> by the name as written or as its key interpolates. */
+  private extensionEntry(name: string): CNode | undefined {
+    const all = this.root.entries.get('extensions');
+    if (all?.kind !== 'map') return undefined;
+    const direct = all.entries.get(name);
+    if (direct) return direct;
+    for (const [k, v] of all.entries)
+      if (hasTemplate(k) && this.text(k, { at: keyOrigin(v), stack: [], issues: [] }) === name) return v;
+    return undefined;
+  }
+
+  /** A single value of the file as a string, itself interpolated; its problems join the site's. */
+  private scalarValue(node: CNode, what: string, site: Site): string | undefined {
+    if (node.kind !== 'scalar')
+      return this.fail(site, `'${what}' is a ${node.kind === 'map' ? 'mapping' : 'list'}; only single values can be interpolated`);
+    const v = node.value;
+    if (v === null) return '';
+    if (typeof v !== 'string') return String(v);
+    if (!hasTemplate(v)) return v;
+    const inner: Site = { at: node.origin, stack: site.stack, issues: site.issues };
+    return this.text(v, inner);
+  }
+
+  /** Follows a named reference (a config path, an avocado.* value) with cycle detection. */
+  private reference(name: string, site: Site, resolve: (inner: Site) => string | undefined): string | undefined {
+    if (site.stack.includes(name)) return this.fail(site, `references form a cycle: ${[...site.stack, name].join(' -> ')}`);
+    return resolve({ at: site.at, stack: [...site.stack, name], issues: site.issues });
+  }
+
+  private fail(site: Site, message: string, hint?: string): undefined {
+    site.issues.push(error(site.at, message, hint));
+    return undefined;
   }
 }
 
-function describe(n: CNode): string {
-  return `${n.origin.file}:${n.origin.line}: ${dottedPath(n.origin.path)}`;
+function keyOrigin(n: CNode): Origin {
+  const o = n.origin;
+  return o.key ? { ...o, line: o.key.line, col: o.key.col } : o;
+}
+
+function locationAt(at: Origin) {
+  return { file: at.file, line: at.line, col: at.col, yamlPath: dottedPath(at.path) };
+}
+
+function error(at: Origin, message: string, hint?: string): Issue {
+  return { severity: 'error', message, location: locationAt(at), hint };
+}
+
+function withIssues<N extends CNode>(n: N, issues: readonly Issue[]): N {
+  if (!issues.length) return n;
+  return { ...n, issues: [...(n.issues ?? []), ...issues] };
 }

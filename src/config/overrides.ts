@@ -5,12 +5,17 @@
  * kernel version is unknown at image time) and the legacy bare `<target>:` form is honoured
  * with a deprecation warning.
  */
-import type { CMap, CNode } from './tree.js';
+import { KNOWN_EXTENSION_KEYS } from './known-keys.js';
+import { formatLocation } from '../util/errors.js';
+import { keyLocationOf, type CMap, type CNode } from './tree.js';
 
 export interface OverrideOptions {
   readonly target: string;
-  /** Other known targets: bare keys naming them are legacy override blocks and are dropped. */
-  readonly supportedTargets?: readonly string[];
+  /**
+   * Other known targets: bare keys naming them are legacy override blocks and are dropped. A
+   * function, so that supported_targets is read only when a bare mapping key makes it matter.
+   */
+  readonly supportedTargets?: () => readonly string[];
   readonly warn: (message: string) => void;
   /** Dotted name used in warnings, e.g. `extensions.app`. */
   readonly where: string;
@@ -27,11 +32,11 @@ export function applyTargetOverrides(m: CMap, opts: OverrideOptions): CMap {
     }
     if (key.startsWith('kernel-')) continue;
     if (value.kind === 'map' && key === opts.target) {
-      opts.warn(`bare target sub-key '${key}' in ${opts.where} is deprecated; use 'target-${key}:' instead`);
+      opts.warn(`${formatLocation(keyLocationOf(value))}: bare target sub-key '${key}' in ${opts.where} is deprecated; use 'target-${key}:' instead`);
       bare = value;
       continue;
     }
-    if (value.kind === 'map' && opts.supportedTargets?.includes(key)) continue;
+    if (value.kind === 'map' && !KNOWN_EXTENSION_KEYS.has(key) && opts.supportedTargets?.().includes(key)) continue;
     base.set(key, value.kind === 'map' ? applyTargetOverrides(value, { ...opts, where: `${opts.where}.${key}` }) : value);
   }
   let result: CMap = { ...m, entries: base };

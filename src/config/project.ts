@@ -1,16 +1,20 @@
 /**
  * Loading a project: find avocado.yaml, resolve the target, interpolate, and hand out validated
- * extension settings with target overrides applied.
+ * settings with target overrides applied.
+ *
+ * Only what a command reads is checked and reported: the whole file is interpolated at load, but
+ * the problems found in a value (an unset variable, a missing config path) are reported when the
+ * value is read, through `read()`, `extension()` or the getters, and each only once.
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { DEFAULT_FILESYSTEM, filesystemInfo, type FilesystemInfo } from '../formats/filesystems.js';
-import { ConfigError, UsageError, type ConfigLocation } from '../util/errors.js';
-import { interpolateString, interpolateTree, type InterpolationContext } from './interpolate.js';
-import { KNOWN_EXTENSION_KEYS, KNOWN_TOP_LEVEL_KEYS, isOverrideKey } from './known-keys.js';
+import { ConfigError, UsageError, formatLocation, type ConfigLocation } from '../util/errors.js';
+import { configReferences, interpolateScalar, interpolateTree } from './interpolate.js';
+import { KNOWN_EXTENSION_KEYS, KNOWN_TOP_LEVEL_KEYS, READ_TOP_LEVEL_KEYS, closestKey, isOverrideKey } from './known-keys.js';
 import { applyTargetOverrides } from './overrides.js';
-import { SAFE_NAME, extensionSchema, projectSchema, validate, type ExtensionType } from './schema.js';
-import { dottedPath, loadYamlFile, locationOf, type CMap, type CNode } from './tree.js';
+import { EXTENSION_READ_KEYS, SAFE_NAME, extensionSchema, projectSchema, validate, type ExtensionType, type ProjectFields } from './schema.js';
+import { dottedPath, keyLocationOf, loadYamlFile, locationOf, nodeAt, type CMap, type CNode, type Issue, type YamlPath } from './tree.js';
 
 export const CONFIG_FILE_NAME = 'avocado.yaml';
 
@@ -21,6 +25,8 @@ export interface LoadOptions {
   readonly env: Readonly<Record<string, string | undefined>>;
   /** `-t/--target`. */
   readonly target?: string;
+  /** `--target-board`, for `{{ avocado.target.board }}`. */
+  readonly targetBoard?: string;
   readonly warn: (message: string) => void;
 }
 
@@ -61,17 +67,47 @@ export interface ExtensionConfig {
   readonly node: CMap;
 }
 
+/** Reports recorded issues as warnings (each once) or as the error they are. */
+class IssueReporter {
+  private readonly done = new Set<Issue>();
+  private readonly onceKeys = new Set<string>();
+
+  constructor(readonly warn: (message: string) => void) {}
+
+  /** Warnings first, then the first error is thrown. */
+  report(issues: Iterable<Issue>): void {
+    let failure: Issue | undefined;
+    for (const issue of issues) {
+      if (issue.severity === 'error') {
+        failure ??= issue;
+        continue;
+      }
+      if (this.done.has(issue)) continue;
+      this.done.add(issue);
+      if (issue.once !== undefined) {
+        if (this.onceKeys.has(issue.once)) continue;
+        this.onceKeys.add(issue.once);
+      }
+      this.warn(`${formatLocation(issue.location)}: ${issue.message}${issue.hint ? `; ${issue.hint}` : ''}`);
+    }
+    if (failure) throw new ConfigError(failure.message, failure.location, failure.hint);
+  }
+}
+
 export class Project {
+  private readonly fields = new Map<string, unknown>();
+
   private constructor(
     /** Absolute path of avocado.yaml. */
     readonly file: string,
+    /**
+     * The whole file, interpolated, with the problems of each value not reported yet. Read
+     * settings with `read()` (or the getters), which reports them; this is for locating nodes.
+     */
     readonly root: CMap,
     readonly target: string,
     readonly targetSource: TargetSource,
-    readonly sourceDateEpoch: number,
-    readonly engine: { readonly value: string; readonly location: ConfigLocation } | undefined,
-    private readonly rootfsFilesystem: { value: string; node: CNode } | undefined,
-    private readonly warn: (message: string) => void,
+    private readonly issues: IssueReporter,
   ) {}
 
   /** Directory holding avocado.yaml: the project root. */
@@ -80,81 +116,152 @@ export class Project {
   }
 
   static async load(opts: LoadOptions): Promise<Project> {
+    if (opts.targetBoard !== undefined && !opts.targetBoard) throw new UsageError('--target-board needs a non-empty value');
     const file = findConfigFile(opts);
     const raw = await loadYamlFile(file);
-    const fileLoc: ConfigLocation = { file };
-    const { target, source } = resolveTarget(raw, opts, file);
-    const ctx: InterpolationContext = { env: opts.env, target, warn: opts.warn };
-    const root = interpolateTree(raw, ctx);
-
-    for (const [key, node] of root.entries)
-      if (!KNOWN_TOP_LEVEL_KEYS.has(key)) opts.warn(`${describe(node)}: unknown top-level key '${key}' (ignored)`);
-    const fields = validate(projectSchema, root, fileLoc);
-    const engineNode = root.entries.get('engine');
-    const rootfsNode = root.entries.get('rootfs');
-    const rootfsFs = rootfsNode?.kind === 'map' ? rootfsNode.entries.get('filesystem') : undefined;
-    return new Project(
-      file,
-      root,
-      target,
-      source,
-      fields.source_date_epoch ?? 0,
-      fields.engine !== undefined ? { value: fields.engine, location: locationOf(engineNode, fileLoc) } : undefined,
-      fields.rootfs?.filesystem !== undefined && rootfsFs ? { value: fields.rootfs.filesystem, node: rootfsFs } : undefined,
-      opts.warn,
-    );
+    const issues = new IssueReporter(opts.warn);
+    const { target, source } = resolveTarget(raw, opts, file, issues);
+    const root = interpolateTree(raw, { env: opts.env, target, targetBoard: opts.targetBoard });
+    const project = new Project(file, root, target, source, issues);
+    project.checkTopLevelKeys(raw);
+    return project;
   }
 
-  private get extensionsNode(): CMap | undefined {
+  /**
+   * The setting at `path` (from the top of avocado.yaml, e.g. `['sdk', 'image']`), interpolated,
+   * or undefined when it is not there. Reading it reports the problems recorded for it and for
+   * everything below it: warnings once per run, and the first error is thrown (ConfigError).
+   */
+  read(path: YamlPath): CNode | undefined {
+    const found: Issue[] = [];
+    let node: CNode | undefined = this.root;
+    for (const key of path) {
+      node = nodeAt(node, [key]);
+      if (!node) break;
+      if (node.issues) found.push(...node.issues);
+    }
+    if (node) collectBelow(node, found);
+    this.issues.report(found);
+    return node;
+  }
+
+  /** `source_date_epoch` (default 0), validated. */
+  get sourceDateEpoch(): number {
+    return this.field('source_date_epoch') ?? 0;
+  }
+
+  /** `engine:` with where it is written, if set. */
+  get engine(): { readonly value: string; readonly location: ConfigLocation } | undefined {
+    const value = this.field('engine');
+    return value === undefined ? undefined : { value, location: locationOf(this.root.entries.get('engine'), { file: this.file }) };
+  }
+
+  /** Where overlay directories are looked up: `src_dir` (relative to avocado.yaml), else the project directory. */
+  get sourceDir(): string {
+    const srcDir = this.field('src_dir');
+    return srcDir !== undefined ? resolve(this.dir, srcDir) : this.dir;
+  }
+
+  /** One top-level setting, read and validated once. */
+  private field<K extends keyof ProjectFields & string>(key: K): ProjectFields[K] | undefined {
+    if (!this.fields.has(key)) {
+      const node = this.read([key]);
+      const fields = node ? validate(projectSchema, { ...this.root, entries: new Map([[key, node]]) }, { file: this.file }) : {};
+      this.fields.set(key, (fields as ProjectFields)[key]);
+    }
+    return this.fields.get(key) as ProjectFields[K] | undefined;
+  }
+
+  /** `rootfs.filesystem`, the fallback of every extension's (the rest of rootfs is not read). */
+  private rootfsFilesystem(): string | undefined {
+    const node = this.read(['rootfs', 'filesystem']);
+    const rootfs = this.root.entries.get('rootfs');
+    if (!node || rootfs?.kind !== 'map') return undefined;
+    const only: CMap = { ...this.root, entries: new Map([['rootfs', { ...rootfs, entries: new Map([['filesystem', node]]) }]]) };
+    return validate(projectSchema, only, { file: this.file }).rootfs?.filesystem;
+  }
+
+  private extensionsNode(): CMap | undefined {
     const n = this.root.entries.get('extensions');
-    return n?.kind === 'map' ? n : undefined;
+    if (!n || (n.kind === 'scalar' && n.value === null)) return undefined;
+    this.issues.report(n.issues ?? []);
+    if (n.kind !== 'map') throw new ConfigError('must be a mapping of extension names to settings', locationOf(n, { file: this.file }));
+    return n;
   }
 
   extensionNames(): string[] {
-    return [...(this.extensionsNode?.entries.keys() ?? [])];
+    return [...(this.extensionsNode()?.entries.keys() ?? [])];
   }
 
-  private get supportedTargets(): string[] {
-    const n = this.root.entries.get('supported_targets');
-    if (n?.kind === 'seq') return n.items.flatMap((i) => (i.kind === 'scalar' && typeof i.value === 'string' ? [i.value] : []));
-    return [];
+  /** supported_targets: read only when a bare mapping key in an extension may name a target. */
+  private supportedTargets(): string[] {
+    const node = this.read(['supported_targets']);
+    if (!node || (node.kind === 'scalar' && (node.value === null || node.value === '*'))) return [];
+    const items = node.kind === 'seq' ? node.items : [node];
+    return items.map((item) => {
+      if (item.kind === 'scalar' && typeof item.value === 'string') return item.value;
+      const placeholder = item.kind === 'map' && item.entries.size === 1 ? [...item.entries.keys()][0] : undefined;
+      throw new ConfigError(
+        `must be a target name${placeholder !== undefined ? `, not the mapping {${placeholder}}` : ''}`,
+        locationOf(item, { file: this.file }),
+        placeholder !== undefined ? `'{${placeholder}}' is a placeholder of the avocado init template: write the target name` : `write supported_targets: '*' or a list of target names`,
+      );
+    });
   }
 
   /** The extension's settings for this project's target, validated. */
   extension(name: string): ExtensionConfig {
-    const all = this.extensionsNode;
-    const found = all?.entries.get(name);
-    if (!found) {
-      const known = this.extensionNames();
-      throw new ConfigError(
-        `extension '${name}' is not defined in ${this.file}`,
-        undefined,
-        known.length ? `known extensions: ${known.join(', ')}` : 'the file defines no extensions: add one under extensions:',
-      );
-    }
+    const found = this.extensionsNode()?.entries.get(name);
+    if (!found) throw this.unknownExtension(name);
+    this.issues.report(found.issues ?? []);
     const where = `extensions.${name}`;
     if (!SAFE_NAME.test(name))
-      throw new ConfigError(`extension name '${name}' cannot be used in file names; use letters, digits and . _ + - @`, locationOf(found, { file: this.file }));
+      throw new ConfigError(`extension name '${name}' cannot be used in file names; use letters, digits and . _ + - @`, keyLocationOf(found));
     if (found.kind !== 'map') throw new ConfigError('must be a mapping of extension settings', locationOf(found, { file: this.file, yamlPath: where }));
-    const node = applyTargetOverrides(found, { target: this.target, supportedTargets: this.supportedTargets, warn: this.warn, where });
-    for (const [key, value] of node.entries)
-      if (!KNOWN_EXTENSION_KEYS.has(key) && !isOverrideKey(key)) this.warn(`${describe(value)}: unknown extension key '${key}' (ignored)`);
+    const node = applyTargetOverrides(found, {
+      target: this.target,
+      supportedTargets: () => this.supportedTargets(),
+      warn: this.issues.warn,
+      where,
+    });
+    this.checkExtensionKeys(node);
+    const used: Issue[] = [];
+    for (const key of EXTENSION_READ_KEYS) {
+      const n = node.entries.get(key);
+      if (n) collectBelow(n, used, true);
+    }
+    this.issues.report(used);
 
     const loc: ConfigLocation = locationOf(found, { file: this.file, yamlPath: where });
+    const source = node.entries.get('source');
+    if (!node.entries.has('version') && source?.kind === 'map') {
+      const type = source.entries.get('type');
+      const kind = type?.kind === 'scalar' && typeof type.value === 'string' ? type.value : 'package';
+      throw new ConfigError(
+        `extension '${name}' comes from source: ${kind}: its settings (version, types, …) are in its own avocado.yaml, which the Avocado SDK installs ('avocado ext install ${name}')`,
+        keyLocationOf(found),
+        `avocado reads only this file: build the extension with the Avocado CLI, or write its settings (at least version) under ${where}`,
+      );
+    }
     const f = validate(extensionSchema, node, loc);
 
     let filesystem: FilesystemInfo;
     let filesystemSource: string;
+    const rootfsFilesystem = f.filesystem === undefined ? this.rootfsFilesystem() : undefined;
     if (f.filesystem !== undefined) {
       filesystem = filesystemInfo(f.filesystem)!;
       filesystemSource = dottedPath(node.entries.get('filesystem')!.origin.path);
-    } else if (this.rootfsFilesystem) {
-      filesystem = filesystemInfo(this.rootfsFilesystem.value)!;
+    } else if (rootfsFilesystem !== undefined) {
+      filesystem = filesystemInfo(rootfsFilesystem)!;
       filesystemSource = 'rootfs.filesystem';
     } else {
       filesystem = filesystemInfo(DEFAULT_FILESYSTEM)!;
       filesystemSource = 'default';
     }
+    if (f.image?.type === 'kab')
+      this.issues.warn(
+        `${formatLocation(locationOf(nodeAt(node, ['image', 'type']), loc))}: avocado builds .raw images only (a .kab needs kabtool, in the Avocado SDK); ext image writes ${name}-${f.version}.raw`,
+      );
 
     const varFilesNode = node.entries.get('var_files');
     const varFiles = (f.var_files ?? []).map((pattern, i) => ({
@@ -198,10 +305,74 @@ export class Project {
       node,
     };
   }
+
+  private unknownExtension(name: string): ConfigError {
+    // `ext:` is what older avocado.yaml files (and the Rust CLI's examples) call extensions:.
+    const legacy = this.root.entries.get('ext');
+    if (legacy?.kind === 'map' && legacy.entries.has(name))
+      return new ConfigError(
+        `extension '${name}' is under 'ext:', the old name of 'extensions:', which neither avocado nor the Avocado CLI reads any more`,
+        keyLocationOf(legacy),
+        'rename ext: to extensions:',
+      );
+    const known = this.extensionNames();
+    const guess = closestKey(name, known);
+    return new ConfigError(
+      `extension '${name}' is not defined in ${this.file}`,
+      undefined,
+      known.length
+        ? `${guess ? `did you mean '${guess}'? ` : ''}known extensions: ${known.join(', ')}`
+        : 'the file defines no extensions: add one under extensions:',
+    );
+  }
+
+  /** Unknown keys of the extension being built: each is a setting that silently does nothing. */
+  private checkExtensionKeys(node: CMap): void {
+    const legacyTypes = ['sysext', 'confext'].filter((k) => {
+      const v = node.entries.get(k);
+      return v?.kind === 'scalar' && typeof v.value === 'boolean';
+    });
+    if (legacyTypes.length) {
+      const first = node.entries.get(legacyTypes[0]!)!;
+      const written = legacyTypes.map((k) => `${k}: ${(node.entries.get(k) as { value: boolean }).value}`).join(', ');
+      const wanted = (['sysext', 'confext'] as const).filter((k) => (node.entries.get(k) as { value?: unknown } | undefined)?.value === true);
+      const advice = node.entries.has('types')
+        ? 'types: decides'
+        : wanted.length === 2
+          ? 'write types: [sysext, confext] instead (the default, so the image is the same)'
+          : wanted.length === 1
+            ? `write types: [${wanted[0]}]; until then both types, the default, are built`
+            : 'give types: [sysext] or [confext]; until then both types, the default, are built';
+      this.issues.warn(`${formatLocation(keyLocationOf(first))}: '${written}' is the old form of types and is not read; ${advice}`);
+    }
+    for (const [key, value] of node.entries) {
+      if (KNOWN_EXTENSION_KEYS.has(key) || isOverrideKey(key) || legacyTypes.includes(key)) continue;
+      const guess = closestKey(key, KNOWN_EXTENSION_KEYS);
+      this.issues.warn(`${formatLocation(keyLocationOf(value))}: unknown extension key '${key}' (ignored)${guess ? `; did you mean '${guess}'?` : ''}`);
+    }
+  }
+
+  /**
+   * Top-level keys the Avocado CLI does not know are mostly the user's own values (for
+   * `{{ config.… }}`) or other tools' settings: only a likely misspelling of a key this command
+   * reads is reported.
+   */
+  private checkTopLevelKeys(raw: CMap): void {
+    const referenced = configReferences(raw);
+    for (const [key, node] of this.root.entries) {
+      if (KNOWN_TOP_LEVEL_KEYS.has(key) || referenced.has(key)) continue;
+      const guess = closestKey(key, KNOWN_TOP_LEVEL_KEYS);
+      if (guess && READ_TOP_LEVEL_KEYS.has(guess))
+        this.issues.warn(`${formatLocation(keyLocationOf(node))}: unknown top-level key '${key}' (ignored); did you mean '${guess}'?`);
+    }
+  }
 }
 
-function describe(node: CNode): string {
-  return `${node.origin.file}:${node.origin.line}:${node.origin.col}`;
+/** The issues of everything below `node` (and of `node` itself when `self`). */
+function collectBelow(node: CNode, out: Issue[], self = false): void {
+  if (self && node.issues) out.push(...node.issues);
+  if (node.kind === 'seq') for (const i of node.items) collectBelow(i, out, true);
+  else if (node.kind === 'map') for (const v of node.entries.values()) collectBelow(v, out, true);
 }
 
 export function findConfigFile(opts: Pick<LoadOptions, 'configPath' | 'cwd'>): string {
@@ -218,9 +389,11 @@ export function findConfigFile(opts: Pick<LoadOptions, 'configPath' | 'cwd'>): s
   );
 }
 
-function resolveTarget(raw: CMap, opts: LoadOptions, file: string): { target: string; source: TargetSource } {
+/** -t/--target > AVOCADO_TARGET > default_target (interpolated; `{{ avocado.target }}` cannot be used in it). */
+function resolveTarget(raw: CMap, opts: LoadOptions, file: string, issues: IssueReporter): { target: string; source: TargetSource } {
   let target: string | undefined;
   let source: TargetSource;
+  let location: ConfigLocation | undefined;
   if (opts.target !== undefined) {
     target = opts.target;
     source = '--target';
@@ -232,10 +405,20 @@ function resolveTarget(raw: CMap, opts: LoadOptions, file: string): { target: st
     const node = raw.entries.get('default_target');
     source = 'default_target';
     if (node?.kind === 'scalar' && typeof node.value === 'string') {
-      target = interpolateString(raw, { env: opts.env, warn: opts.warn }, node.value, node);
-      if (!target) throw new ConfigError('default_target is empty', locationOf(node, { file }));
+      location = locationOf(node, { file });
+      const value = interpolateScalar(raw, { env: opts.env, targetBoard: opts.targetBoard }, node);
+      issues.report(value.issues ?? []);
+      target = value.value as string;
+      if (!target) throw new ConfigError(`is empty${node.source.includes('{{') ? ` (written ${node.source})` : ''}`, location, 'pass -t/--target <target> or set AVOCADO_TARGET');
+      const placeholder = /^\{\w+\}$/.test(target);
+      if (placeholder)
+        throw new ConfigError(
+          `'${target}' is a placeholder of the avocado init template`,
+          location,
+          'write your target there (e.g. qemux86-64), or pass -t/--target <target>',
+        );
     } else if (node && !(node.kind === 'scalar' && node.value === null)) {
-      throw new ConfigError('default_target must be a string', locationOf(node, { file }));
+      throw new ConfigError('must be a string', locationOf(node, { file }));
     }
   }
   if (!target)
@@ -245,6 +428,9 @@ function resolveTarget(raw: CMap, opts: LoadOptions, file: string): { target: st
       `pass -t/--target <target>, set AVOCADO_TARGET, or set default_target in ${file}`,
     );
   if (!SAFE_NAME.test(target) || target.includes('{{'))
-    throw new ConfigError(`target '${target}' (from ${source}) cannot be used as a directory name; use letters, digits and . _ + - @`);
+    throw new ConfigError(
+      `target '${target}' (from ${source}) cannot be used as a directory name; use letters, digits and . _ + - @`,
+      location,
+    );
   return { target, source };
 }

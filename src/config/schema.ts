@@ -68,8 +68,20 @@ export const extensionSchema = z.looseObject({
   scopes: stringList.optional(),
   sysext_scopes: stringList.optional(),
   confext_scopes: stringList.optional(),
+  image: z
+    .looseObject(
+      {
+        type: z.enum(['raw', 'kab'], { error: 'must be raw or kab' }).optional(),
+        args: z.string({ error: 'must be a string' }).optional(),
+      },
+      { error: 'must be a mapping, e.g. {type: raw}' },
+    )
+    .optional(),
 });
 export type ExtensionFields = z.infer<typeof extensionSchema>;
+
+/** The extension keys `ext build` and `ext image` read (the others are the SDK's). */
+export const EXTENSION_READ_KEYS: readonly string[] = Object.keys(extensionSchema.shape);
 
 export const projectSchema = z.looseObject({
   source_date_epoch: z
@@ -84,7 +96,7 @@ export const projectSchema = z.looseObject({
     })
     .optional(),
   default_target: z.string({ error: 'must be a string' }).optional(),
-  supported_targets: z.union([z.string(), stringList]).optional(),
+  supported_targets: z.union([z.string(), stringList], { error: "must be '*' or a list of target names" }).optional(),
   engine: z.string({ error: 'must be a string' }).optional(),
   src_dir: z.string({ error: 'must be a string' }).optional(),
   rootfs: z.looseObject({ filesystem: filesystemValue.optional() }, { error: 'must be a mapping' }).optional(),
@@ -119,5 +131,7 @@ export function validate<S extends z.ZodType>(schema: S, node: CNode, fallback: 
   const loc = locationOf(at, fallback);
   // For a missing key, name it below the deepest node that exists.
   const yamlPath = dottedPath([...(at?.origin.path ?? []), ...path.slice(depth)]);
-  throw new ConfigError(issue.message, { ...loc, yamlPath });
+  // A value that came out of {{ … }}: show what was written too.
+  const written = depth === path.length && at?.kind === 'scalar' && at.source.includes('{{') ? ` (written ${at.source})` : '';
+  throw new ConfigError(`${issue.message}${written}`, { ...loc, yamlPath });
 }

@@ -41,8 +41,7 @@ export async function buildExtension(opts: { project: Project; volume: Volume; e
 
   let overlay: ExtBuildResult['overlay'];
   if (ext.overlay) {
-    const base = projectSourceDir(project);
-    const dir = resolve(base, ext.overlay.dir);
+    const dir = resolve(project.sourceDir, ext.overlay.dir);
     const entries = await copyOverlay(dir, ext.overlay, sysroot);
     overlay = { dir, mode: ext.overlay.mode, entries };
     reporter.step(`overlay ${dir} (${ext.overlay.mode}): ${entries} entries copied into ${sysroot}`);
@@ -71,12 +70,6 @@ export async function buildExtension(opts: { project: Project; volume: Volume; e
     else await enableServices(sysroot, ext.enableServices, where, (m) => reporter.step(m));
   }
   return { extension: ext.name, version: ext.version, target: project.target, sysroot, overlay, releaseFiles, removedReleaseFiles: removed, warnings };
-}
-
-/** Where overlay directories are looked up: src_dir (relative to avocado.yaml) or the project root. */
-function projectSourceDir(project: Project): string {
-  const srcDir = project.root.entries.get('src_dir');
-  return srcDir?.kind === 'scalar' && typeof srcDir.value === 'string' ? resolve(project.dir, srcDir.value) : project.dir;
 }
 
 /** mkdir -p with mode 0755 whatever the umask, for directories that end up in the image. */

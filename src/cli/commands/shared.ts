@@ -19,7 +19,14 @@ export function extensionName(positional: string | undefined, opts: ExtCommonOpt
 }
 
 export async function loadProject(ctx: CommandContext, opts: ExtCommonOptions, reporter: Reporter): Promise<{ project: Project; volume: Volume }> {
-  const project = await Project.load({ configPath: opts.config, cwd: ctx.cwd, env: ctx.env, target: opts.target, warn: (m) => reporter.warn(m) });
+  const project = await Project.load({
+    configPath: opts.config,
+    cwd: ctx.cwd,
+    env: ctx.env,
+    target: opts.target,
+    targetBoard: opts.targetBoard,
+    warn: (m) => reporter.warn(m),
+  });
   const volume = await Volume.locate({ flag: opts.volume, env: ctx.env, cwd: ctx.cwd, projectDir: project.dir, warn: (m) => reporter.warn(m) });
   reporter.verbose(`config ${project.file}; volume ${volume.describe()}`);
   return { project, volume };
