@@ -115,10 +115,11 @@ extensions:
   });
 
   it('opaque mode copies the top-level entries but not dot-files', () => {
-    const p = new TestProject('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [sysext]\n    overlay: {dir: ov, mode: opaque}\n');
+    const p = new TestProject('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [sysext]\n    overlay: {dir: ov-link, mode: opaque}\n');
     try {
       overlayFile(join(p.dir, 'ov'), 'usr/bin/x', 'x', 0o755);
       overlayFile(join(p.dir, 'ov'), '.git-keep', '');
+      symlinkSync('ov', join(p.dir, 'ov-link')); // the overlay directory may be a symlink
       assert.equal(p.run(['ext', 'build', 'app']).code, 0);
       const sysroot = p.sysroot('t', 'app');
       assert.ok(existsSync(join(sysroot, 'usr/bin/x')));

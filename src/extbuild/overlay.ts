@@ -4,6 +4,7 @@
  * top-level entries except dot-files, like the Avocado CLI's `cp -r dir/* sysroot/`. The list is
  * sorted by name bytes, directories before what they hold.
  */
+import { stat } from 'node:fs/promises';
 import type { OverlaySpec } from '../config/project.js';
 import { ConfigError } from '../util/errors.js';
 import { absolute, childNames, onDisk, readLinkBytes, show, walkBelow, type DiskEntry, type PathKey } from './disk.js';
@@ -25,8 +26,9 @@ export interface Overlay {
 }
 
 export async function readOverlay(dir: string, spec: OverlaySpec): Promise<Overlay> {
-  const top = await onDisk(Buffer.from(dir));
-  if (top?.kind !== 'directory')
+  // The overlay directory itself may be a symlink to one (what is below it is read as it is).
+  const top = await stat(dir).catch(() => undefined);
+  if (!top?.isDirectory())
     throw new ConfigError(`overlay directory '${spec.dir}' not found: ${dir}`, spec.location, 'create it, or fix overlay: in avocado.yaml');
   let names = await childNames(Buffer.from(dir));
   if (spec.mode === 'opaque') names = names.filter((n) => !n.startsWith('.'));
