@@ -1,11 +1,13 @@
 /** `avocado ext build`: overlay copy, release files as the Avocado CLI writes them, service links. */
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { releaseFileContent, quoteValue } from '../src/extbuild/release.js';
 import { installTargets } from '../src/extbuild/services.js';
-import { TestProject } from './helpers/project.js';
+import { CLI, TestProject } from './helpers/project.js';
+import { isRoot } from './helpers/system.js';
 import { snapshotTree } from './helpers/tree.js';
 
 function overlayFile(root: string, rel: string, text: string, mode = 0o644): void {
@@ -330,6 +332,38 @@ extensions:
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /warning: .*app\.build\.json is not a build record of this version .*: ignored, so nothing an earlier build wrote is removed this time/);
       assert.equal(JSON.parse(readFileSync(join(p.dir, 'vol/t/.avocado-ext/app.build.json'), 'utf8')).extension, 'app', 'a new record replaces it');
+    } finally {
+      p.remove();
+    }
+  });
+
+  it('as a user: an unreadable overlay file fails the checks; a write error records what was written', { skip: isRoot() ? false : 'needs root (to run the CLI as another user)' }, () => {
+    const p = new TestProject('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [sysext]\n    overlay: ov\n');
+    try {
+      const o = join(p.dir, 'ov');
+      overlayFile(o, 'usr/bin/a', 'a');
+      overlayFile(o, 'usr/bin/secret', 's', 0o600);
+      overlayFile(o, 'usr/share/z', 'z');
+      chmodSync(p.dir, 0o755);
+      chownSync(p.dir, 65534, 65534);
+      for (const rel of ['ov', 'ov/usr', 'ov/usr/bin', 'ov/usr/bin/a', 'ov/usr/share', 'ov/usr/share/z']) chownSync(join(p.dir, rel), 65534, 65534);
+      const asNobody = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: p.dir, uid: 65534, gid: 65534, encoding: 'utf8', env: { PATH: process.env.PATH } });
+      let r = asNobody(['ext', 'build', 'app']);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr, /overlay directory 'ov' holds 1 file\(s\) this user cannot read \(usr\/bin\/secret\); make them readable/);
+      assert.ok(!existsSync(p.volume));
+
+      // The sysroot's usr/share belongs to root and is read-only: usr/bin is written, usr/share/z is not.
+      chownSync(join(p.dir, 'ov/usr/bin/secret'), 65534, 65534);
+      mkdirSync(join(p.sysroot('t', 'app'), 'usr/share'), { recursive: true });
+      for (const rel of ['', 't', 't/extensions', 't/extensions/app', 't/extensions/app/usr']) chownSync(join(p.volume, rel), 65534, 65534);
+      chmodSync(join(p.sysroot('t', 'app'), 'usr/share'), 0o555);
+      r = asNobody(['ext', 'build', 'app']);
+      assert.equal(r.status, 1, r.stderr);
+      assert.match(r.stderr, /error: cannot write usr\/share\/z in .*\/t\/extensions\/app: EACCES \(.*\); fix that and run ext build again \(what was written before the error is recorded in .*app\.build\.json\)/);
+      const recorded = JSON.parse(readFileSync(join(p.volume, 't/.avocado-ext/app.build.json'), 'utf8')).paths.map((x: { path: string }) => x.path);
+      assert.deepEqual(recorded, ['usr/bin', 'usr/bin/a', 'usr/bin/secret']);
+      assert.deepEqual(readdirSync(join(p.sysroot('t', 'app'), 'usr/share')), [], 'no temporary file is left');
     } finally {
       p.remove();
     }

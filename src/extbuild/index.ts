@@ -86,7 +86,8 @@ export async function buildExtension(opts: { project: Project; volume: Volume; e
   // Write.
   await volume.ensureRoot();
   const save = (paths: BuildRecord['paths']) => writeBuildRecord(recordFile, { extension: ext.name, target, sysroot, paths });
-  const applied = await plan.apply({ signal: opts.signal, onFailure: save });
+  const hint = `fix that and run ext build again (what was written before the error is recorded in ${recordFile})`;
+  const applied = await plan.apply({ signal: opts.signal, hint, onFailure: save });
   await save(applied.record);
 
   const removed = applied.removed.map((r) => show(r.key));

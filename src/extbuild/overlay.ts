@@ -4,7 +4,8 @@
  * top-level entries except dot-files, like the Avocado CLI's `cp -r dir/* sysroot/`. The list is
  * sorted by name bytes, directories before what they hold.
  */
-import { stat } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, stat } from 'node:fs/promises';
 import type { OverlaySpec } from '../config/project.js';
 import { ConfigError } from '../util/errors.js';
 import { absolute, childNames, onDisk, readLinkBytes, show, walkBelow, type DiskEntry, type PathKey } from './disk.js';
@@ -30,20 +31,30 @@ export async function readOverlay(dir: string, spec: OverlaySpec): Promise<Overl
   const top = await stat(dir).catch(() => undefined);
   if (!top?.isDirectory())
     throw new ConfigError(`overlay directory '${spec.dir}' not found: ${dir}`, spec.location, 'create it, or fix overlay: in avocado.yaml');
-  let names = await childNames(Buffer.from(dir));
-  if (spec.mode === 'opaque') names = names.filter((n) => !n.startsWith('.'));
   const items: OverlayItem[] = [];
   const special: string[] = [];
-  for (const name of names) {
-    const stat = await onDisk(absolute(dir, name));
-    if (!stat) continue;
-    const below = stat.kind === 'directory' ? await walkBelow(dir, name) : [];
-    for (const { key, entry } of [{ key: name, entry: stat }, ...below]) {
-      const source = absolute(dir, key);
-      if (entry.kind === 'special') special.push(show(key));
-      else items.push({ key, kind: entry.kind, source, stat: entry, ...(entry.kind === 'symlink' ? { target: await readLinkBytes(source) } : {}) });
+  const unreadable: string[] = [];
+  try {
+    let names = await childNames(Buffer.from(dir));
+    if (spec.mode === 'opaque') names = names.filter((n) => !n.startsWith('.'));
+    for (const name of names) {
+      const top = await onDisk(absolute(dir, name));
+      if (!top) continue;
+      const below = top.kind === 'directory' ? await walkBelow(dir, name) : [];
+      for (const { key, entry } of [{ key: name, entry: top }, ...below]) {
+        const source = absolute(dir, key);
+        if (entry.kind === 'special') special.push(show(key));
+        else items.push({ key, kind: entry.kind, source, stat: entry, ...(entry.kind === 'symlink' ? { target: await readLinkBytes(source) } : {}) });
+        if (entry.kind === 'file' && !(await access(source, constants.R_OK).then(() => true, () => false))) unreadable.push(show(key));
+      }
     }
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (!err.code) throw e;
+    throw new ConfigError(`cannot read the overlay directory '${spec.dir}': ${err.code} on ${String(err.path)}`, spec.location, 'make it readable');
   }
+  if (unreadable.length)
+    throw new ConfigError(`overlay directory '${spec.dir}' holds ${unreadable.length} file(s) this user cannot read (${unreadable.slice(0, 3).join(', ')})`, spec.location, 'make them readable, or run as their owner');
   if (special.length)
     throw new ConfigError(
       `overlay directory '${spec.dir}' holds ${special.length} device, FIFO or socket file(s) (${special.slice(0, 3).join(', ')}), which ext build does not copy`,

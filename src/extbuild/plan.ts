@@ -13,7 +13,7 @@ import { randomBytes } from 'node:crypto';
 import { dirname } from 'node:path';
 import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, rmdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
-import { ConfigError, type ConfigLocation } from '../util/errors.js';
+import { BuildError, ConfigError, type ConfigLocation } from '../util/errors.js';
 import {
   absolute,
   ancestorsOf,
@@ -262,42 +262,32 @@ export class SysrootPlan {
    * reached: `onFailure` gets the record of what is in the sysroot at that point, so that it can
    * be saved and the next build still finds what was written.
    */
-  async apply(opts: { signal?: AbortSignal; onFailure: (record: Map<PathKey, WrittenPath>) => Promise<void> }): Promise<ApplyResult> {
+  async apply(opts: { signal?: AbortSignal; hint: string; onFailure: (record: Map<PathKey, WrittenPath>) => Promise<void> }): Promise<ApplyResult> {
     const record = new Map(this.previous?.paths ?? []);
     const removed: Removal[] = [];
-    let copied = 0;
-    let unchanged = 0;
+    const counts = { copied: 0, unchanged: 0 };
     const modes: { key: PathKey; mode: number }[] = [];
     try {
-      await mkdirExact(this.sysroot);
+      await this.failingAs('create the sysroot', opts.hint, () => mkdirExact(this.sysroot));
       for (const r of this.removals()) {
         opts.signal?.throwIfAborted();
-        if (r.kind === 'directory') await rmdir(this.abs(r.key));
-        else await rm(this.abs(r.key), { force: true });
+        await this.failingAs(`remove ${show(r.key)}`, opts.hint, () => (r.kind === 'directory' ? rmdir(this.abs(r.key)) : rm(this.abs(r.key), { force: true })));
         record.delete(r.key);
         removed.push(r);
       }
       for (const p of this.planned.values()) {
         opts.signal?.throwIfAborted();
         if (p.unchanged) {
-          if (p.item) unchanged++;
+          if (p.item) counts.unchanged++;
           continue;
         }
-        if (p.item) copied++;
-        const at = this.abs(p.key);
-        if (p.kind === 'directory') {
-          if (!p.exists) {
-            // Owner-writable while its content is written; the final mode is set at the end.
-            await mkdir(at, { mode: 0o700 });
-            if (asRoot) await lchown(at, 0, 0);
-          }
-          modes.push({ key: p.key, mode: p.mode! });
-        } else await this.writeAtomically(p, at);
-        const now = await onDisk(at);
+        if (p.item) counts.copied++;
+        await this.failingAs(`write ${show(p.key)}`, opts.hint, () => this.write(p, modes));
+        const now = await onDisk(this.abs(p.key));
         if (now) record.set(p.key, written(p.key, now, p.item?.kind === 'file' ? { size: p.item.stat.size, mtimeNs: p.item.stat.mtimeNs } : undefined));
       }
       for (const { key, mode } of modes.reverse()) {
-        await chmod(this.abs(key), mode);
+        await this.failingAs(`set the mode of ${show(key)}`, opts.hint, () => chmod(this.abs(key), mode));
         const now = await onDisk(this.abs(key));
         if (now) record.set(key, written(key, now));
       }
@@ -308,16 +298,33 @@ export class SysrootPlan {
     // The new record: what this build writes and owns, and the directories of earlier builds that stay.
     const next = new Map<PathKey, WrittenPath>();
     for (const p of this.planned.values()) {
-      if (!p.ours) continue;
       const w = record.get(p.key);
-      if (w) next.set(p.key, w);
-      else if (p.kind === 'directory') {
-        const now = await onDisk(this.abs(p.key));
-        if (now) next.set(p.key, written(p.key, now));
-      }
+      if (p.ours && w) next.set(p.key, w);
     }
     for (const d of this.carried) next.set(d.key, d);
-    return { copied, unchanged, removed, record: next };
+    return { ...counts, removed, record: next };
+  }
+
+  /** Runs `fn`; a file system error becomes a BuildError naming the sysroot path. */
+  private async failingAs(what: string, hint: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!code) throw e;
+      throw new BuildError(`cannot ${what} in ${this.sysroot}: ${code} (${(e as Error).message})`, hint, undefined, { cause: e });
+    }
+  }
+
+  private async write(p: Planned, modes: { key: PathKey; mode: number }[]): Promise<void> {
+    const at = this.abs(p.key);
+    if (p.kind !== 'directory') return this.writeAtomically(p, at);
+    if (!p.exists) {
+      // Owner-writable while its content is written; the final mode is set at the end.
+      await mkdir(at, { mode: 0o700 });
+      if (asRoot) await lchown(at, 0, 0);
+    }
+    modes.push({ key: p.key, mode: p.mode! });
   }
 
   /** A file or symlink under a temporary name in the same directory, renamed over `at`. */
