@@ -41,7 +41,6 @@ export interface Requester {
 interface Planned {
   readonly key: PathKey;
   readonly kind: WrittenKind;
-  readonly by: Requester;
   /** Directories and files: the mode to leave. */
   readonly mode?: number;
   readonly item?: OverlayItem;
@@ -188,7 +187,7 @@ export class SysrootPlan {
       const now = await this.staying(k, 'directory');
       if (now && now.kind !== 'directory') this.conflict(k, now.kind, 'directory', by);
       const ours = !now || this.wasWritten(k, now);
-      this.planned.set(k, { key: k, kind: 'directory', by, mode, exists: now !== undefined, ours, unchanged: now !== undefined });
+      this.planned.set(k, { key: k, kind: 'directory', mode, exists: now !== undefined, ours, unchanged: now !== undefined });
     }
   }
 
@@ -207,12 +206,12 @@ export class SysrootPlan {
         if (now && now.kind !== 'directory') this.conflict(item.key, now.kind, 'directory', by);
         const ours = !now || this.wasWritten(item.key, now);
         const unchanged = now !== undefined && (!ours || now.mode === item.stat.mode);
-        this.planned.set(item.key, { key: item.key, kind: 'directory', by, item, mode: item.stat.mode, exists: now !== undefined, ours, unchanged });
+        this.planned.set(item.key, { key: item.key, kind: 'directory', item, mode: item.stat.mode, exists: now !== undefined, ours, unchanged });
         continue;
       }
       if (now?.kind === 'directory') this.conflict(item.key, 'directory', item.kind, by);
       const unchanged = now !== undefined && (await this.sameAsOverlay(item, now));
-      this.planned.set(item.key, { key: item.key, kind: item.kind, by, item, mode: item.stat.mode, target: item.target, ours: true, unchanged });
+      this.planned.set(item.key, { key: item.key, kind: item.kind, item, mode: item.stat.mode, target: item.target, ours: true, unchanged });
     }
   }
 
@@ -229,14 +228,14 @@ export class SysrootPlan {
     await this.checkParent(key, by);
     const now = await this.staying(key, 'file');
     if (now?.kind === 'directory') this.conflict(key, 'directory', 'file', by);
-    this.planned.set(key, { key, kind: 'file', by, mode: 0o644, content, ours: true, unchanged: false });
+    this.planned.set(key, { key, kind: 'file', mode: 0o644, content, ours: true, unchanged: false });
   }
 
   async addSymlink(key: PathKey, target: string, by: Requester): Promise<void> {
     await this.checkParent(key, by);
     const now = await this.staying(key, 'symlink');
     if (now?.kind === 'directory') this.conflict(key, 'directory', 'symlink', by);
-    this.planned.set(key, { key, kind: 'symlink', by, target: Buffer.from(target), ours: true, unchanged: false });
+    this.planned.set(key, { key, kind: 'symlink', target: Buffer.from(target), ours: true, unchanged: false });
   }
 
   /** Removes `key` (a file or symlink, whoever wrote it) unless the plan writes it. */
