@@ -368,5 +368,19 @@ extensions:
       p.remove();
     }
   });
+
+  it("ext image warns when AVOCADO_ENABLE_SERVICES names a unit the sysroot lacks", () => {
+    const p = new TestProject('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [confext]\n    overlay: ov\n    enable_services: [app.service]\n');
+    try {
+      overlayFile(join(p.dir, 'ov'), 'etc/systemd/system/app.service', '[Install]\nWantedBy=multi-user.target\n');
+      assert.equal(p.run(['ext', 'build', 'app']).code, 0);
+      rmSync(join(p.sysroot('t', 'app'), 'etc/systemd/system/app.service'));
+      const r = p.run(['ext', 'image', 'app']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /warning: etc\/extension-release\.d\/extension-release\.app-1\.0\.0: AVOCADO_ENABLE_SERVICES names app\.service, but the sysroot has no app\.service in etc\/systemd\/system or usr\/lib\/systemd\/system/);
+    } finally {
+      p.remove();
+    }
+  });
 });
 
