@@ -1,6 +1,6 @@
 /** The sysroot walk: sorted byte names, exclusions as real globs, hard-link groups, release-file lint. */
 import assert from 'node:assert/strict';
-import { linkSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
@@ -150,5 +150,21 @@ describe('release-file lint', () => {
     assert.match(w, /CONFEXT_SCOPE=initrd without 'system'/);
     assert.match(w, /systemd-sysext will refuse app-1\.0\.0\.raw: it ships usr\/lib\/os-release/);
     assert.match(w, /1 file\(s\) outside \/usr, \/opt, \/etc .*srv\/data/);
+  });
+
+  it('names the units of AVOCADO_ENABLE_SERVICES that the sysroot lacks', async () => {
+    const root = tempDir();
+    writeReleaseFiles(root, 'app-1.0.0', ['sysext']);
+    mkdirSync(join(root, 'etc/extension-release.d'), { recursive: true });
+    writeFileSync(join(root, 'etc/extension-release.d/extension-release.app-1.0.0'), 'ID=_any\nCONFEXT_SCOPE=system\nAVOCADO_ENABLE_SERVICES="app.service gone.timer linked.service"\n');
+    mkdirSync(join(root, 'usr/lib/systemd/system'), { recursive: true });
+    writeFileSync(join(root, 'usr/lib/systemd/system/app.service'), '[Service]\n');
+    mkdirSync(join(root, 'etc/systemd/system'), { recursive: true });
+    symlinkSync('/usr/lib/systemd/system/app.service', join(root, 'etc/systemd/system/linked.service'));
+    const { tree } = await walk(root);
+    const w = await lintSysroot({ root: tree.root, name: 'app', version: '1.0.0', types: ['sysext', 'confext'] });
+    assert.deepEqual(w, [
+      "etc/extension-release.d/extension-release.app-1.0.0: AVOCADO_ENABLE_SERVICES names gone.timer, but the sysroot has no gone.timer in etc/systemd/system or usr/lib/systemd/system, so it cannot be enabled on merge; ship the unit in the overlay or drop it from enable_services, then run 'avocado ext build app'",
+    ]);
   });
 });

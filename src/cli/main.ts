@@ -21,6 +21,7 @@ export interface CommandContext {
 const COMMANDS: Record<string, () => Promise<{ default: (ctx: CommandContext, args: unknown[]) => Promise<void> }>> = {
   'ext-image': () => import('./commands/ext-image.js'),
   'ext-build': () => import('./commands/ext-build.js'),
+  'ext-clean': () => import('./commands/ext-clean.js'),
   completion: () => import('./commands/completion.js'),
 };
 

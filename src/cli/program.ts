@@ -71,6 +71,7 @@ export function buildProgram(version: string, run: (name: string, args: unknown[
     .addHelpText('after', `
 Examples:
   avocado ext build my-app               write overlay and release files into the sysroot
+  avocado ext clean my-app               remove its sysroot and images
   avocado ext image my-app               build <volume>/<target>/output/extensions/my-app-<version>.raw
   avocado ext image my-app --out dist    ...and copy it to dist/
   avocado completion bash > /etc/bash_completion.d/avocado
@@ -130,12 +131,39 @@ usr/lib/extension-release.d/extension-release.<NAME>-<version> (sysext) and/or
 etc/extension-release.d/extension-release.<NAME>-<version> (confext), as the Avocado CLI does.
 Installing packages needs the Avocado SDK and is not done here.
 
+Everything is checked before the first write: a failed build leaves the sysroot as it was.
+What the build wrote is recorded in <volume>/<target>/.avocado-ext/<NAME>.build.json; the next
+build removes what it wrote before and no longer writes (a file dropped from the overlay, the
+confext release file when confext leaves types, the links of a dropped service), unless it was
+replaced since. Files it did not write (installed by the SDK's package manager) are never removed.
+Overlay files already in the sysroot as the overlay has them are not copied again.
+
 Examples:
   avocado ext build my-app
   avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
   avocado ext build avocado-bsp-rpi5 -t raspberrypi5 --target-board rpi5
+  avocado ext build my-app --verbose     list what was removed and why anything was kept
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-build', args));
+
+  extCommon(ext.command('clean').description('Remove an extension\'s sysroot and images from the volume'))
+    .addHelpText('after', `
+Removes, for the target, what the extension has in the volume:
+  <volume>/<target>/extensions/<NAME>/                      the sysroot (packages and overlay alike)
+  <volume>/<target>/output/extensions/<NAME>-<version>.raw  the image of every version
+  <volume>/<target>/.avocado-ext/<NAME>.build.json          ext build's record
+  <volume>/<target>/.stamps/ext/<NAME>/                     the Avocado CLI's stamps
+as the Avocado CLI's ext clean does. Images of other extensions stay, even when their name
+starts with <NAME>- (e.g. <NAME>-extra-1.0.0.raw); copies made with --out are not touched.
+Each removal is printed; nothing to remove is not an error. A path that resolves outside the
+volume (through a symlink) is refused before anything is removed.
+
+Examples:
+  avocado ext clean my-app
+  avocado ext clean my-app -t raspberrypi4 && avocado ext build my-app -t raspberrypi4
+  avocado ext clean -C path/to/avocado.yaml my-app --json
+${EXIT_HELP}`)
+    .action((...args: unknown[]) => run('ext-clean', args));
 
   program
     .command('completion')

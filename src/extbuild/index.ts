@@ -1,16 +1,20 @@
 /**
  * `avocado ext build NAME` without the SDK: overlay into the sysroot, extension-release files for
- * each type (stale ones of other versions removed), service enablement.
+ * each type (stale ones of other versions removed), service enablement. Everything is planned and
+ * checked first (plan.ts), then written; what was written is recorded next to the sysroot
+ * (record.ts), so the next build removes what this one wrote and that build no longer writes.
  */
-import { chmod, mkdir, readdir, rm, stat, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { isSemver, type ExtensionType } from '../config/schema.js';
 import { releaseFilePath } from '../sysroot/lint.js';
 import type { Volume } from '../volume/volume.js';
-import { copyOverlay } from './overlay.js';
+import { absolute, childNames, joinKey, keyOf, show } from './disk.js';
+import { readOverlay } from './overlay.js';
+import { SysrootPlan } from './plan.js';
+import { readBuildRecord, UnreadableRecordError, writeBuildRecord, type BuildRecord } from './record.js';
 import { releaseFileContent, type DetectedContent } from './release.js';
-import { enableServices } from './services.js';
+import { planServiceLinks, type ServiceLink } from './services.js';
 import type { Reporter } from '../util/reporter.js';
 
 export interface ExtBuildResult {
@@ -18,13 +22,22 @@ export interface ExtBuildResult {
   readonly version: string;
   readonly target: string;
   readonly sysroot: string;
-  readonly overlay?: { dir: string; mode: string; entries: number };
+  /** entries: what the overlay holds; copied + unchanged = entries. */
+  readonly overlay?: { dir: string; mode: string; entries: number; copied: number; unchanged: number };
   readonly releaseFiles: readonly string[];
+  /** Release files of the extension's other versions that were removed. */
   readonly removedReleaseFiles: readonly string[];
+  /** Every path removed: what an earlier build wrote and this one does not, and the release files above. */
+  readonly removed: readonly string[];
+  /** Paths an earlier build wrote and this one does not, left in place, and why. */
+  readonly kept: readonly { path: string; reason: string }[];
+  readonly serviceLinks: readonly ServiceLink[];
+  /** The build record (what this build wrote). */
+  readonly record: string;
   readonly warnings: readonly string[];
 }
 
-export async function buildExtension(opts: { project: Project; volume: Volume; extension: string; reporter: Reporter }): Promise<ExtBuildResult> {
+export async function buildExtension(opts: { project: Project; volume: Volume; extension: string; reporter: Reporter; signal?: AbortSignal }): Promise<ExtBuildResult> {
   const { project, volume, reporter } = opts;
   const warnings: string[] = [];
   const warn = (m: string) => {
@@ -32,72 +45,108 @@ export async function buildExtension(opts: { project: Project; volume: Volume; e
     reporter.warn(m);
   };
   const ext = project.extension(opts.extension);
-  const sysroot = volume.sysroot(project.target, ext.name);
-  reporter.step(`extension ${ext.name} ${ext.version}, target ${project.target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
+  const target = project.target;
+  const sysroot = volume.sysroot(target, ext.name);
+  const recordFile = volume.buildRecord(target, ext.name);
+  reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
   if (ext.sdkOnly.length)
     warn(`${ext.sdkOnly.join(', ')} configured: installing packages and running SDK steps needs the Avocado SDK and is not done here; only the overlay and release files are written`);
-  await volume.ensureRoot();
-  await mkdirExact(sysroot);
 
-  let overlay: ExtBuildResult['overlay'];
-  if (ext.overlay) {
-    const dir = resolve(project.sourceDir, ext.overlay.dir);
-    const entries = await copyOverlay(dir, ext.overlay, sysroot);
-    overlay = { dir, mode: ext.overlay.mode, entries };
-    reporter.step(`overlay ${dir} (${ext.overlay.mode}): ${entries} entries copied into ${sysroot}`);
+  // Plan and check everything; nothing is written before the plan is complete.
+  let previous: BuildRecord | undefined;
+  try {
+    previous = await readBuildRecord(recordFile);
+  } catch (e) {
+    if (!(e instanceof UnreadableRecordError)) throw e;
+    warn(`${e.message}: ignored, so nothing an earlier build wrote is removed this time; 'avocado ext clean ${ext.name}' then 'avocado ext build ${ext.name}' starts afresh`);
   }
+  const overlay = ext.overlay ? await readOverlay(resolve(project.sourceDir, ext.overlay.dir), ext.overlay) : undefined;
+  const plan = new SysrootPlan(sysroot, previous);
+  await plan.dropStale(new Map(overlay?.items.map((i) => [i.key, i]) ?? []));
+  if (overlay) await plan.addOverlay(overlay.items, { what: `the overlay '${overlay.spec.dir}'`, location: overlay.spec.location });
 
-  const found = await detectContent(sysroot);
+  const found = await detectContent(plan);
   const releaseFiles: string[] = [];
-  const removed: string[] = [];
+  const removedReleaseFiles: string[] = [];
   for (const type of ext.types) {
     const rel = releaseFilePath(type, `${ext.name}-${ext.version}`);
-    const dir = join(sysroot, rel, '..');
-    await mkdirExact(dir);
-    removed.push(...(await removeOtherVersions(sysroot, type, ext)));
-    const path = join(sysroot, rel);
-    await writeFile(path, releaseFileContent(type, ext, found));
-    await chmod(path, 0o644);
+    await plan.addFile(keyOf(rel), releaseFileContent(type, ext, found), { what: `the ${type} release file` });
     releaseFiles.push(rel);
-    reporter.step(`wrote ${rel}`);
+    removedReleaseFiles.push(...(await removeOtherVersions(plan, sysroot, type, ext)));
   }
-  for (const r of removed) reporter.step(`removed ${r} (another version)`);
 
+  let serviceLinks: ServiceLink[] = [];
   if (ext.enableServices.length) {
     const where = { file: project.file, yamlPath: `extensions.${ext.name}.enable_services` };
     if (!ext.types.includes('confext'))
       warn(`extensions.${ext.name}.enable_services is set but confext is not in types: service links live in /etc and only a confext merges them; add confext to types`);
-    else await enableServices(sysroot, ext.enableServices, where, (m) => reporter.step(m));
+    else serviceLinks = await planServiceLinks(plan, ext.enableServices, where);
   }
-  return { extension: ext.name, version: ext.version, target: project.target, sysroot, overlay, releaseFiles, removedReleaseFiles: removed, warnings };
-}
 
-/** mkdir -p with mode 0755 whatever the umask, for directories that end up in the image. */
-async function mkdirExact(dir: string): Promise<void> {
-  const first = await mkdir(dir, { recursive: true });
-  if (!first) return;
-  for (let d = dir; d.length >= first.length; d = resolve(d, '..')) await chmod(d, 0o755);
+  // Write.
+  await volume.ensureRoot();
+  const save = (paths: BuildRecord['paths']) => writeBuildRecord(recordFile, { extension: ext.name, target, sysroot, paths });
+  const hint = `fix that and run ext build again (what was written before the error is recorded in ${recordFile})`;
+  const applied = await plan.apply({ signal: opts.signal, hint, onFailure: save });
+  await save(applied.record);
+
+  const removed = applied.removed.map((r) => show(r.key));
+  const released = new Set(removedReleaseFiles);
+  const stale = removed.filter((p) => !released.has(p));
+  if (stale.length) {
+    reporter.step(`removed ${stale.length} path(s) an earlier ext build wrote that this build no longer writes`);
+    for (const p of stale) reporter.verbose(`removed ${p}`);
+  }
+  for (const p of removed.filter((p) => released.has(p))) reporter.step(`removed ${p} (another version)`);
+  const kept = plan.kept.map((k) => ({ path: show(k.key), reason: k.reason }));
+  const replaced = kept.filter((k) => k.reason !== 'not empty');
+  if (replaced.length)
+    reporter.step(`left ${replaced.length} path(s) in place that an earlier ext build wrote but that were replaced since (e.g. ${replaced[0]!.path}): not removed`);
+  for (const k of kept) reporter.verbose(`kept ${k.path}: ${k.reason}`);
+
+  let overlayResult: ExtBuildResult['overlay'];
+  if (overlay) {
+    overlayResult = { dir: overlay.dir, mode: overlay.spec.mode, entries: overlay.items.length, copied: applied.copied, unchanged: applied.unchanged };
+    reporter.step(`overlay ${overlay.dir} (${overlay.spec.mode}): ${overlay.items.length} entries into ${sysroot}, ${applied.copied} copied, ${applied.unchanged} unchanged`);
+  }
+  for (const rel of releaseFiles) reporter.step(`wrote ${rel}`);
+  for (const l of serviceLinks) reporter.step(`enabled ${l.service}: ${l.link} -> ${l.unit}`);
+  reporter.verbose(`build record ${recordFile}`);
+  return {
+    extension: ext.name,
+    version: ext.version,
+    target,
+    sysroot,
+    overlay: overlayResult,
+    releaseFiles,
+    removedReleaseFiles: removed.filter((p) => released.has(p)),
+    removed,
+    kept,
+    serviceLinks,
+    record: recordFile,
+    warnings,
+  };
 }
 
 /** extension-release.NAME-<other semver> files: left over from builds of other versions. */
-async function removeOtherVersions(sysroot: string, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
-  const rel = releaseFilePath(type, '');
-  const dir = join(sysroot, rel, '..');
-  const prefix = `extension-release.${ext.name}-`;
-  const removed: string[] = [];
-  for (const name of await readdir(dir).catch(() => [] as string[])) {
+async function removeOtherVersions(plan: SysrootPlan, sysroot: string, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
+  const dir = keyOf(releaseFilePath(type, '')).replace(/\/[^/]*$/, '');
+  const prefix = keyOf(`extension-release.${ext.name}-`);
+  const found: string[] = [];
+  for (const name of await childNames(absolute(sysroot, dir))) {
     if (!name.startsWith(prefix)) continue;
-    const version = name.slice(prefix.length);
+    const version = show(name.slice(prefix.length));
     if (version === ext.version || !isSemver(version)) continue;
-    await rm(join(dir, name), { force: true });
-    removed.push(join(rel, '..', name));
+    const key = joinKey(dir, name);
+    await plan.remove(key, 'another version');
+    found.push(show(key));
   }
-  return removed;
+  return found;
 }
 
-async function detectContent(sysroot: string): Promise<DetectedContent> {
+async function detectContent(plan: SysrootPlan): Promise<DetectedContent> {
   const any = async (dirs: string[], pattern: RegExp) => {
-    for (const d of dirs) if (await hasFile(join(sysroot, d), pattern)) return true;
+    for (const d of dirs) for (const key of await plan.keysUnder(keyOf(d))) if (pattern.test(show(key).split('/').pop()!)) return true;
     return false;
   };
   const conf = /\.conf$/;
@@ -107,11 +156,4 @@ async function detectContent(sysroot: string): Promise<DetectedContent> {
     tmpfiles: { sysext: await any(['usr/local/lib/tmpfiles.d', 'usr/lib/tmpfiles.d'], conf), confext: await any(['etc/tmpfiles.d'], conf) },
     ldconfig: await any(['etc/ld.so.conf.d'], conf),
   };
-}
-
-/** Whether any entry below `dir` (recursively, as `find -name`) has a name matching `pattern`. */
-async function hasFile(dir: string, pattern: RegExp): Promise<boolean> {
-  if (!(await stat(dir).catch(() => undefined))?.isDirectory()) return false;
-  const names = await readdir(dir, { recursive: true });
-  return names.some((n) => pattern.test(n.split('/').pop()!));
 }

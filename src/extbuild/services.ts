@@ -2,11 +2,10 @@
  * `enable_services`: for each unit, the `.wants/` and `.requires/` symlinks its [Install]
  * section asks for, created under etc/systemd/system so that the confext enables it on merge.
  */
-import { lstat, mkdir, readFile, rm, symlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { UNIT_DIRS } from '../sysroot/lint.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
-
-const UNIT_DIRS = ['etc/systemd/system', 'usr/lib/systemd/system'];
+import { keyOf, show } from './disk.js';
+import type { SysrootPlan } from './plan.js';
 
 /** WantedBy= and RequiredBy= values of the [Install] section (space or comma separated, repeatable). */
 export function installTargets(unitText: string): { wantedBy: string[]; requiredBy: string[] } {
@@ -30,34 +29,54 @@ export function installTargets(unitText: string): { wantedBy: string[]; required
   return { wantedBy, requiredBy };
 }
 
-export async function enableServices(sysroot: string, services: readonly string[], where: ConfigLocation, step: (m: string) => void): Promise<void> {
+export interface ServiceLink {
+  readonly service: string;
+  /** etc/systemd/system/<target>.wants/<service> (or .requires). */
+  readonly link: string;
+  /** The unit's path in the image, e.g. /usr/lib/systemd/system/app.service. */
+  readonly unit: string;
+}
+
+/**
+ * Plans the links of `services`: each unit must be a regular file in etc/systemd/system or
+ * usr/lib/systemd/system of the sysroot as the build leaves it (overlay included), with
+ * WantedBy= or RequiredBy= in its [Install] section.
+ */
+export async function planServiceLinks(plan: SysrootPlan, services: readonly string[], where: ConfigLocation): Promise<ServiceLink[]> {
+  const links: ServiceLink[] = [];
+  const by = { what: `enable_services`, location: where };
   for (const service of services) {
-    let unitPath: string | undefined;
+    if (!service || service.includes('/') || service === '.' || service === '..')
+      throw new ConfigError(`enable_services lists '${service}', which is not a unit name`, where, 'give unit file names such as app.service');
+    let unitKey: string | undefined;
     for (const dir of UNIT_DIRS) {
-      const candidate = join(sysroot, dir, service);
-      if ((await lstat(candidate).catch(() => undefined))?.isFile()) {
-        unitPath = `/${dir}/${service}`;
+      const key = keyOf(`${dir}/${service}`);
+      if ((await plan.kindAfter(key)) === 'file') {
+        unitKey = key;
         break;
       }
     }
-    if (!unitPath)
+    if (!unitKey)
       throw new ConfigError(
-        `enable_services lists ${service}, but the sysroot has no such unit under /etc/systemd/system or /usr/lib/systemd/system`,
+        `enable_services lists ${service}, but the sysroot has no such unit under /etc/systemd/system or /usr/lib/systemd/system (overlay included)`,
         where,
         'ship it in the overlay, e.g. overlay/usr/lib/systemd/system/',
       );
-    const { wantedBy, requiredBy } = installTargets(await readFile(join(sysroot, unitPath), 'utf8'));
+    const unit = `/${show(unitKey)}`;
+    const { wantedBy, requiredBy } = installTargets(await plan.readText(unitKey));
     if (!wantedBy.length && !requiredBy.length)
       throw new ConfigError(`enable_services lists ${service}, but its [Install] section has no WantedBy= or RequiredBy=`, where, 'add one, or drop it from enable_services');
     for (const [targets, suffix] of [[wantedBy, 'wants'], [requiredBy, 'requires']] as const) {
       for (const target of targets) {
-        const dir = join(sysroot, 'etc/systemd/system', `${target}.${suffix}`);
-        await mkdir(dir, { recursive: true });
-        const link = join(dir, service);
-        await rm(link, { force: true });
-        await symlink(unitPath, link);
-        step(`enabled ${service}: etc/systemd/system/${target}.${suffix}/${service} -> ${unitPath}`);
+        if (target.includes('/') || target === '.' || target === '..')
+          throw new ConfigError(`${unit}: [Install] names '${target}', which is not a unit name`, undefined, 'fix the unit file');
+        const dir = `etc/systemd/system/${target}.${suffix}`;
+        const link = `${dir}/${service}`;
+        await plan.addDirectories(keyOf(dir), 0o755, by);
+        await plan.addSymlink(keyOf(link), unit, by);
+        links.push({ service, link, unit });
       }
     }
   }
+  return links;
 }

@@ -20,6 +20,8 @@ const SYSTEMD_ARCHITECTURES = new Set([
   'riscv32', 'riscv64', 's390', 's390x', 'sh', 'sh64', 'sparc', 'sparc64', 'tilegx', 'x86', 'x86-64',
 ]);
 const SCOPES = new Set(['system', 'initrd', 'portable']);
+/** Where ext build looks for the units of enable_services, in this order. */
+export const UNIT_DIRS = ['etc/systemd/system', 'usr/lib/systemd/system'] as const;
 
 /** KEY=VALUE lines as in os-release(5): comments, blank lines, optional quotes. */
 export function parseReleaseFile(text: string): Map<string, string> {
@@ -80,6 +82,12 @@ export async function lintSysroot(input: LintInput): Promise<string[]> {
       if (bad.length) warnings.push(`${rel}: ${scopeKey} has unknown scope(s) ${bad.join(', ')}; systemd knows system, initrd and portable`);
       if (!scope.split(/\s+/).includes('system')) warnings.push(`${tool} will not merge ${imageName}.raw on a booted system: ${rel} has ${scopeKey}=${scope} without 'system'`);
     }
+    for (const unit of (fields.get('AVOCADO_ENABLE_SERVICES') ?? '').split(/\s+/).filter(Boolean))
+      if (!UNIT_DIRS.some((d) => resolveInTree(input.root, `${d}/${unit}`)?.kind === 'file'))
+        warnings.push(
+          `${rel}: AVOCADO_ENABLE_SERVICES names ${unit}, but the sysroot has no ${unit} in ${UNIT_DIRS.join(' or ')}, so it cannot be enabled on merge; ` +
+            `ship the unit in the overlay or drop it from enable_services, then run 'avocado ext build ${input.name}'`,
+        );
   }
   if (input.types.includes('sysext') && resolveInTree(input.root, 'usr/lib/os-release'))
     warnings.push(`systemd-sysext will refuse ${imageName}.raw: it ships usr/lib/os-release, which only the host may provide; remove it from the sysroot or list it in var_files`);

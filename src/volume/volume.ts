@@ -2,6 +2,7 @@
  * The state directory, laid out like the Avocado CLI's Docker volume at /opt/_avocado:
  *   <root>/<target>/extensions/<ext>/                   extension sysroot
  *   <root>/<target>/output/extensions/<ext>-<ver>.raw   image
+ *   <root>/<target>/.avocado-ext/<ext>.build.json       what ext build wrote into the sysroot (ours only)
  * Chosen in this order: `--volume`, AVOCADO_VOLUME, the named volume of a project set up by the
  * Rust CLI (`.avocado-state`), else `_avocado/` next to avocado.yaml (which ignores itself for git).
  */
@@ -79,8 +80,25 @@ export class Volume {
     return this.named ? `${this.named.tool.name} volume ${this.named.name} at ${this.root} (from ${this.named.stateFile})` : `${this.root} (from ${this.source})`;
   }
 
+  targetDir(target: string): string {
+    return join(this.root, target);
+  }
+
   sysroot(target: string, extension: string): string {
     return join(this.root, target, 'extensions', extension);
+  }
+
+  /**
+   * The record of what `ext build` wrote into the sysroot. Next to the sysroot, never inside it
+   * (the sysroot is imaged as is), in a directory the Avocado CLI's layout does not use.
+   */
+  buildRecord(target: string, extension: string): string {
+    return join(this.root, target, '.avocado-ext', `${extension}.build.json`);
+  }
+
+  /** The Avocado CLI's stamps of an extension (install, build, image). */
+  extensionStamps(target: string, extension: string): string {
+    return join(this.root, target, '.stamps', 'ext', extension);
   }
 
   outputDir(target: string): string {

@@ -1,0 +1,362 @@
+/**
+ * What one `ext build` does to the sysroot, worked out completely before anything is written:
+ * the paths it writes (overlay entries, release files, service links, the directories they need),
+ * the paths an earlier build wrote that this one no longer writes and that are still as that build
+ * left them, and every conflict with what is on disk. A plan that cannot be carried out fails
+ * while planning, so a failed build changes nothing. `apply` then writes it, and returns the new
+ * build record.
+ *
+ * Nothing is written through a symlink in the sysroot, and nothing is removed that ext build did
+ * not write (see record.ts for how a path is recognised as still ours).
+ */
+import { randomBytes } from 'node:crypto';
+import { dirname } from 'node:path';
+import { chmod, copyFile, lchown, mkdir, readFile, rename, rm, rmdir, symlink, utimes, writeFile } from 'node:fs/promises';
+import { registerTemp, unregisterTemp } from '../util/cleanup.js';
+import { BuildError, ConfigError, type ConfigLocation } from '../util/errors.js';
+import {
+  absolute,
+  ancestorsOf,
+  bytesOf,
+  childNames,
+  joinKey,
+  onDisk,
+  parentOf,
+  readLinkBytes,
+  show,
+  walkBelow,
+  type DiskEntry,
+  type DiskKind,
+  type PathKey,
+} from './disk.js';
+import type { OverlayItem } from './overlay.js';
+import { stillWritten, written, type BuildRecord, type WrittenKind, type WrittenPath } from './record.js';
+
+/** Who asks for a path, for messages. */
+export interface Requester {
+  readonly what: string;
+  readonly location?: ConfigLocation;
+}
+
+interface Planned {
+  readonly key: PathKey;
+  readonly kind: WrittenKind;
+  /** Directories and files: the mode to leave. */
+  readonly mode?: number;
+  readonly item?: OverlayItem;
+  /** Release files. */
+  readonly content?: string;
+  /** Symlinks. */
+  readonly target?: Buffer;
+  /** Directories: already there (then written only if ours and the mode differs). */
+  readonly exists?: boolean;
+  /** Written by ext build, now or earlier: recorded. Every non-directory is. */
+  readonly ours: boolean;
+  /** Overlay entries already in the sysroot exactly as the overlay has them. */
+  readonly unchanged: boolean;
+}
+
+export type RemovalReason = 'no longer written' | 'another version';
+
+export interface Removal {
+  readonly key: PathKey;
+  readonly kind: DiskKind;
+  readonly reason: RemovalReason;
+}
+
+export interface KeptPath {
+  readonly key: PathKey;
+  readonly reason: string;
+}
+
+export interface ApplyResult {
+  /** Overlay entries written. */
+  readonly copied: number;
+  /** Overlay entries already there as the overlay has them. */
+  readonly unchanged: number;
+  readonly removed: readonly Removal[];
+  readonly record: Map<PathKey, WrittenPath>;
+}
+
+const asRoot = process.getuid?.() === 0;
+
+function kindName(kind: DiskKind): string {
+  return kind === 'special' ? 'device, FIFO or socket' : kind;
+}
+
+export class SysrootPlan {
+  private readonly planned = new Map<PathKey, Planned>();
+  private readonly gone = new Map<PathKey, Removal>();
+  /** Directories an earlier build created that stay (not empty): still ours, recorded again. */
+  private readonly carried: WrittenPath[] = [];
+  readonly kept: KeptPath[] = [];
+
+  constructor(
+    readonly sysroot: string,
+    private readonly previous: BuildRecord | undefined,
+  ) {}
+
+  private abs(key: PathKey): Buffer {
+    return absolute(this.sysroot, key);
+  }
+
+  /** What will be at `key` once the plan is applied, as far as the plan decides it. */
+  async kindAfter(key: PathKey): Promise<DiskKind | undefined> {
+    const p = this.planned.get(key);
+    if (p) return p.kind;
+    if (this.gone.has(key)) return undefined;
+    return (await onDisk(this.abs(key)))?.kind;
+  }
+
+  /** Where to read a planned overlay file or a sysroot file that stays. */
+  async readText(key: PathKey): Promise<string> {
+    const p = this.planned.get(key);
+    return readFile(p?.item ? p.item.source : this.abs(key), 'utf8');
+  }
+
+  /** Every path under `dir` after the plan (sorted keys): what stays on disk plus what is planned. */
+  async keysUnder(dir: PathKey): Promise<PathKey[]> {
+    const keys = new Set<PathKey>();
+    if ((await onDisk(this.abs(dir)))?.kind === 'directory')
+      for (const { key } of await walkBelow(this.sysroot, dir)) if (!this.gone.has(key)) keys.add(key);
+    for (const key of this.planned.keys()) if (key.startsWith(`${dir}/`)) keys.add(key);
+    return [...keys].sort();
+  }
+
+  /**
+   * First step: what the previous build wrote that the overlay no longer has (or has as another
+   * type), and that is still as it was written, goes; directories only when they end up empty.
+   */
+  async dropStale(overlay: ReadonlyMap<PathKey, OverlayItem>): Promise<void> {
+    if (!this.previous) return;
+    const dirs: WrittenPath[] = [];
+    for (const w of this.previous.paths.values()) {
+      if (overlay.get(w.key)?.kind === w.kind) continue;
+      const now = await onDisk(this.abs(w.key));
+      if (!now) continue;
+      if (!stillWritten(w, now)) this.kept.push({ key: w.key, reason: 'replaced since ext build wrote it' });
+      else if (w.kind === 'directory') dirs.push(w);
+      else this.gone.set(w.key, { key: w.key, kind: w.kind, reason: 'no longer written' });
+    }
+    dirs.sort((a, b) => b.key.split('/').length - a.key.split('/').length || (a.key < b.key ? -1 : 1));
+    for (const d of dirs) {
+      const names = await childNames(this.abs(d.key));
+      if (names.every((n) => this.gone.has(joinKey(d.key, n)))) this.gone.set(d.key, { key: d.key, kind: 'directory', reason: 'no longer written' });
+      else {
+        this.carried.push(d);
+        this.kept.push({ key: d.key, reason: 'not empty' });
+      }
+    }
+  }
+
+  /**
+   * What is on disk at `key` once the plan puts a `kind` there: undefined when nothing is or it
+   * goes first. A path planned to go as no longer written that is wanted again as the same type
+   * (a release file, the directory holding it) stays.
+   */
+  private async staying(key: PathKey, kind: WrittenKind): Promise<DiskEntry | undefined> {
+    const removal = this.gone.get(key);
+    if (removal) {
+      if (removal.kind !== kind || removal.reason !== 'no longer written') return undefined;
+      this.gone.delete(key);
+    }
+    return onDisk(this.abs(key));
+  }
+
+  private conflict(key: PathKey, there: DiskKind, wanted: DiskKind, by: Requester): never {
+    throw new ConfigError(
+      `the sysroot has a ${kindName(there)} at ${show(key)}, where ${by.what} needs a ${kindName(wanted)}`,
+      by.location,
+      `remove ${show(key)} from ${this.sysroot} ('avocado ext clean' removes the whole sysroot) or change ${by.what}`,
+    );
+  }
+
+  private wasWritten(key: PathKey, now: DiskEntry): boolean {
+    const w = this.previous?.paths.get(key);
+    return w !== undefined && stillWritten(w, now);
+  }
+
+  /** `key` and its missing ancestors as directories (mode for the ones created). */
+  async addDirectories(key: PathKey, mode: number, by: Requester): Promise<void> {
+    for (const k of [...ancestorsOf(key), key]) {
+      const p = this.planned.get(k);
+      if (p) {
+        if (p.kind !== 'directory') this.conflict(k, p.kind, 'directory', by);
+        continue;
+      }
+      const now = await this.staying(k, 'directory');
+      if (now && now.kind !== 'directory') this.conflict(k, now.kind, 'directory', by);
+      const ours = !now || this.wasWritten(k, now);
+      this.planned.set(k, { key: k, kind: 'directory', mode, exists: now !== undefined, ours, unchanged: now !== undefined });
+    }
+  }
+
+  private async checkParent(key: PathKey, by: Requester): Promise<void> {
+    const parent = parentOf(key);
+    if (!parent) return;
+    if (this.planned.get(parent)?.kind === 'directory') return;
+    await this.addDirectories(parent, 0o755, by);
+  }
+
+  async addOverlay(items: readonly OverlayItem[], by: Requester): Promise<void> {
+    for (const item of items) {
+      await this.checkParent(item.key, by);
+      const now = await this.staying(item.key, item.kind);
+      if (item.kind === 'directory') {
+        if (now && now.kind !== 'directory') this.conflict(item.key, now.kind, 'directory', by);
+        const ours = !now || this.wasWritten(item.key, now);
+        const unchanged = now !== undefined && (!ours || now.mode === item.stat.mode);
+        this.planned.set(item.key, { key: item.key, kind: 'directory', item, mode: item.stat.mode, exists: now !== undefined, ours, unchanged });
+        continue;
+      }
+      if (now?.kind === 'directory') this.conflict(item.key, 'directory', item.kind, by);
+      const unchanged = now !== undefined && (await this.sameAsOverlay(item, now));
+      this.planned.set(item.key, { key: item.key, kind: item.kind, item, mode: item.stat.mode, target: item.target, ours: true, unchanged });
+    }
+  }
+
+  /** Written by the previous build, untouched since, and the overlay entry has not changed. */
+  private async sameAsOverlay(item: OverlayItem, now: DiskEntry): Promise<boolean> {
+    const w = this.previous?.paths.get(item.key);
+    if (!w || !stillWritten(w, now) || w.kind !== item.kind) return false;
+    if (asRoot && (now.uid !== 0 || now.gid !== 0)) return false;
+    if (item.kind === 'symlink') return (await readLinkBytes(this.abs(item.key))).equals(item.target!);
+    return w.from !== undefined && w.from.size === item.stat.size && w.from.mtimeNs === item.stat.mtimeNs && now.mode === item.stat.mode;
+  }
+
+  async addFile(key: PathKey, content: string, by: Requester): Promise<void> {
+    await this.checkParent(key, by);
+    const now = await this.staying(key, 'file');
+    if (now?.kind === 'directory') this.conflict(key, 'directory', 'file', by);
+    this.planned.set(key, { key, kind: 'file', mode: 0o644, content, ours: true, unchanged: false });
+  }
+
+  async addSymlink(key: PathKey, target: string, by: Requester): Promise<void> {
+    await this.checkParent(key, by);
+    const now = await this.staying(key, 'symlink');
+    if (now?.kind === 'directory') this.conflict(key, 'directory', 'symlink', by);
+    this.planned.set(key, { key, kind: 'symlink', target: Buffer.from(target), ours: true, unchanged: false });
+  }
+
+  /** Removes `key` (a file or symlink, whoever wrote it) unless the plan writes it. */
+  async remove(key: PathKey, reason: RemovalReason): Promise<void> {
+    if (this.planned.has(key)) return;
+    const now = await onDisk(this.abs(key));
+    if (!now || now.kind === 'directory') return;
+    this.gone.set(key, { key, kind: now.kind, reason });
+  }
+
+  /** The removals, in the order they can be done: everything but directories, then directories deepest first. */
+  private removals(): Removal[] {
+    const list = [...this.gone.values()].filter((r) => this.planned.get(r.key)?.kind !== r.kind);
+    const byName = (a: Removal, b: Removal) => Buffer.compare(bytesOf(a.key), bytesOf(b.key));
+    const depth = (r: Removal) => r.key.split('/').length;
+    const others = list.filter((r) => r.kind !== 'directory').sort(byName);
+    const dirs = list.filter((r) => r.kind === 'directory').sort((a, b) => depth(b) - depth(a) || byName(a, b));
+    return [...others, ...dirs];
+  }
+
+  /**
+   * Writes the plan. On failure part-way (a disk error, an interrupt) the returned record is not
+   * reached: `onFailure` gets the record of what is in the sysroot at that point, so that it can
+   * be saved and the next build still finds what was written.
+   */
+  async apply(opts: { signal?: AbortSignal; hint: string; onFailure: (record: Map<PathKey, WrittenPath>) => Promise<void> }): Promise<ApplyResult> {
+    const record = new Map(this.previous?.paths ?? []);
+    const removed: Removal[] = [];
+    const counts = { copied: 0, unchanged: 0 };
+    const modes: { key: PathKey; mode: number }[] = [];
+    try {
+      await this.failingAs('create the sysroot', opts.hint, () => mkdirExact(this.sysroot));
+      for (const r of this.removals()) {
+        opts.signal?.throwIfAborted();
+        await this.failingAs(`remove ${show(r.key)}`, opts.hint, () => (r.kind === 'directory' ? rmdir(this.abs(r.key)) : rm(this.abs(r.key), { force: true })));
+        record.delete(r.key);
+        removed.push(r);
+      }
+      for (const p of this.planned.values()) {
+        opts.signal?.throwIfAborted();
+        if (p.unchanged) {
+          if (p.item) counts.unchanged++;
+          continue;
+        }
+        if (p.item) counts.copied++;
+        await this.failingAs(`write ${show(p.key)}`, opts.hint, () => this.write(p, modes));
+        const now = await onDisk(this.abs(p.key));
+        if (now) record.set(p.key, written(p.key, now, p.item?.kind === 'file' ? { size: p.item.stat.size, mtimeNs: p.item.stat.mtimeNs } : undefined));
+      }
+      for (const { key, mode } of modes.reverse()) {
+        await this.failingAs(`set the mode of ${show(key)}`, opts.hint, () => chmod(this.abs(key), mode));
+        const now = await onDisk(this.abs(key));
+        if (now) record.set(key, written(key, now));
+      }
+    } catch (e) {
+      await opts.onFailure(record).catch(() => undefined);
+      throw e;
+    }
+    // The new record: what this build writes and owns, and the directories of earlier builds that stay.
+    const next = new Map<PathKey, WrittenPath>();
+    for (const p of this.planned.values()) {
+      const w = record.get(p.key);
+      if (p.ours && w) next.set(p.key, w);
+    }
+    for (const d of this.carried) next.set(d.key, d);
+    return { ...counts, removed, record: next };
+  }
+
+  /** Runs `fn`; a file system error becomes a BuildError naming the sysroot path. */
+  private async failingAs(what: string, hint: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (!code) throw e;
+      throw new BuildError(`cannot ${what} in ${this.sysroot}: ${code} (${(e as Error).message})`, hint, undefined, { cause: e });
+    }
+  }
+
+  private async write(p: Planned, modes: { key: PathKey; mode: number }[]): Promise<void> {
+    const at = this.abs(p.key);
+    if (p.kind !== 'directory') return this.writeAtomically(p, at);
+    if (!p.exists) {
+      // Owner-writable while its content is written; the final mode is set at the end.
+      await mkdir(at, { mode: 0o700 });
+      if (asRoot) await lchown(at, 0, 0);
+    }
+    modes.push({ key: p.key, mode: p.mode! });
+  }
+
+  /** A file or symlink under a temporary name in the same directory, renamed over `at`. */
+  private async writeAtomically(p: Planned, at: Buffer): Promise<void> {
+    const temp = Buffer.concat([absolute(this.sysroot, parentOf(p.key)), Buffer.from(`/.avocado-tmp-${process.pid}-${randomBytes(4).toString('hex')}`)]);
+    // The cleanup registry holds strings; a directory whose name is not UTF-8 is left to the catch below.
+    const tempName = temp.toString();
+    const registered = Buffer.from(tempName).equals(temp);
+    if (registered) registerTemp(tempName);
+    try {
+      if (p.kind === 'symlink') await symlink(p.target!, temp);
+      else if (p.content !== undefined) await writeFile(temp, p.content, { mode: 0o600 });
+      else await copyFile(p.item!.source, temp);
+      // chown clears set-id bits, so it comes before chmod.
+      if (asRoot) await lchown(temp, 0, 0);
+      if (p.kind === 'file') await chmod(temp, p.mode!);
+      if (p.item?.kind === 'file') {
+        const t = Number(p.item.stat.mtimeNs) / 1e9;
+        await utimes(temp, t, t);
+      }
+      await rename(temp, at);
+    } catch (e) {
+      await rm(temp, { force: true }).catch(() => undefined);
+      throw e;
+    } finally {
+      if (registered) unregisterTemp(tempName);
+    }
+  }
+}
+
+/** mkdir -p with mode 0755 whatever the umask (the sysroot's root becomes the image's root). */
+async function mkdirExact(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (!first) return;
+  for (let d = dir; d.length >= first.length; d = dirname(d)) await chmod(d, 0o755);
+}
