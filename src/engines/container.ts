@@ -166,16 +166,18 @@ export class ContainerEngine implements Engine {
     );
   }
 
+  /** Reading through the project reports the problems of the value read (an unset variable, …). */
   private sdkNode(key: string): CNode | undefined {
-    const sdk = this.project.root.entries.get('sdk');
-    return sdk?.kind === 'map' ? sdk.entries.get(key) : undefined;
+    return this.project.read(['sdk', key]);
   }
 
   private sdkImage(): string {
     const node = this.sdkNode('image');
-    if (node?.kind === 'scalar' && typeof node.value === 'string' && node.value.trim()) return node.value.trim();
+    const value = node?.kind === 'scalar' && typeof node.value === 'string' ? node.value.trim() : '';
+    // An interpolation that came out empty leaves `name:` or `:tag`: not an image reference.
+    if (value && !/(^[:@/]|[:@/]$)/.test(value)) return value;
     throw new ConfigError(
-      node ? 'sdk.image must be a non-empty string' : 'sdk.image is not set: the container engine runs the SDK image it names',
+      node ? `sdk.image must name an image (it is ${JSON.stringify(value)})` : 'sdk.image is not set: the container engine runs the SDK image it names',
       node ? locationOf(node, { file: this.project.file }) : { file: this.project.file },
       'set sdk.image in avocado.yaml, e.g. sdk: {image: "docker.io/avocadolinux/sdk:2024"}',
     );
