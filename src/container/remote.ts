@@ -112,7 +112,7 @@ async function probeRemote(ssh: SshConnection, signal: AbortSignal): Promise<Pro
   if (!working)
     throw new BuildError(
       tools.length ? `no container tool answers on ${dest}: ${tools.join('; ')}` : `neither docker nor podman is installed on ${dest}`,
-      tools.length ? `start the docker daemon there (or let ${ssh.destination.split('@')[0]} use it), or install podman` : 'install one there (Debian/Ubuntu: apt-get install podman); the build runs in the SDK container on that host',
+      tools.length ? `start the docker daemon there and let this user use it (the docker group), or install podman there` : 'install one there (Debian/Ubuntu: apt-get install podman); the build runs in the SDK container on that host',
     );
   const ours = packageVersion();
   const install = `install it there: npm install -g avocado-ext@${ours}`;

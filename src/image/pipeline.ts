@@ -3,13 +3,15 @@
  * into the entry list, check it as systemd will, have the engine write a temporary image, then
  * publish it atomically (and copy it to --out).
  */
-import { open, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { open, stat, statfs } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { chooseEngine, loadEngine } from '../engines/index.js';
 import type { BuildRequest } from '../engines/engine.js';
 import type { ContainerSettings } from '../engines/container.js';
 import type { RemoteInfo } from '../container/remote.js';
+import type { FilesystemFamily } from '../formats/filesystems.js';
+import { IMAGE_HEAD_BYTES, declaredImageSize } from '../formats/image-size.js';
 import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
 import { walkSysroot } from '../sysroot/walk.js';
@@ -54,6 +56,37 @@ export interface ImageResult {
   readonly excluded: readonly { path: string; kind: string; pattern: string }[];
   readonly warnings: readonly string[];
   readonly durationMs: number;
+}
+
+/**
+ * The written image must be as long as its superblock says: a tool that lost writes (a full disk
+ * behind NFS reports itself only when the file is closed, and mksquashfs ignores that) would
+ * otherwise publish a truncated image as a success.
+ */
+async function checkComplete(path: string, family: FilesystemFamily, tool: string): Promise<void> {
+  const fh = await open(path, 'r');
+  let size: number;
+  let declared: number;
+  try {
+    size = (await fh.stat()).size;
+    const head = Buffer.alloc(IMAGE_HEAD_BYTES);
+    await fh.read(head, 0, head.length, 0);
+    try {
+      declared = declaredImageSize(family, head);
+    } catch (e) {
+      throw new BuildError(`${tool} did not write a ${family} image (${(e as Error).message})`, 'the previous image is unchanged');
+    }
+  } finally {
+    await fh.close();
+  }
+  if (size >= declared) return;
+  const free = await statfs(dirname(path)).then((s) => s.bavail * s.bsize, () => undefined);
+  throw new BuildError(
+    `the image is incomplete: its superblock says ${declared} bytes, the file has ${size} (written by ${tool})`,
+    free !== undefined && free < declared - size
+      ? `the disk holding ${dirname(path)} is full (${formatBytes(free)} free); free some space, the previous image is unchanged`
+      : 'a write was lost on the way to the disk; the previous image is unchanged',
+  );
 }
 
 export function sysrootHint(ext: string, target: string): string {
@@ -114,6 +147,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     reporter.step(`engine ${engine.name} (from ${engineChoice.source}): ${tool}, source_date_epoch ${project.sourceDateEpoch}`);
     await engine.build(request);
     opts.signal.throwIfAborted();
+    await checkComplete(file.tempPath, ext.filesystem.family, tool);
     reporter.verbose(`image written, syncing it to disk and hashing it`);
     // The data is in the page cache: hash it while fsync waits for the disk (the open handle
     // reads the same file across the rename).

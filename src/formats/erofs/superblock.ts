@@ -46,6 +46,23 @@ export function encodeSuperblock(f: SuperblockFields): Buffer {
   return b;
 }
 
+/** The fields encodeSuperblock writes, read back from the superblock's 128 bytes. */
+export function decodeSuperblock(b: Buffer): SuperblockFields & { readonly blockBits: number } {
+  if (b.length < SUPERBLOCK_SIZE || b.readUInt32LE(0) !== MAGIC) throw new Error('not an EROFS image (bad magic)');
+  return {
+    featureCompat: b.readUInt32LE(8),
+    blockBits: b.readUInt8(12),
+    rootNid: b.readUInt16LE(14),
+    inodeCount: Number(b.readBigUInt64LE(16)),
+    buildTime: Number(b.readBigUInt64LE(24)),
+    blocks: b.readUInt32LE(36),
+    metaBlkaddr: b.readUInt32LE(40),
+    uuid: b.subarray(48, 64),
+    featureIncompat: b.readUInt32LE(80),
+    algorithmsOrLz4Distance: b.readUInt16LE(84),
+  };
+}
+
 export interface CompressionConfig {
   readonly algorithm: AlgorithmId;
   readonly payload: Buffer;
