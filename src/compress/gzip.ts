@@ -16,7 +16,7 @@ export function gzipCodec(spec: CodecSpec): Codec {
   const level = spec.level ?? GZIP_DEFAULT_LEVEL;
   return {
     spec,
-    description: `pako ${packageVersion('pako')} (zlib in JavaScript) level ${level}`,
+    description: `pako ${packageVersion('pako')}, zlib level ${level}`,
     compress: (input) => deflate(input, { level, windowBits: 15, memLevel: 8 }),
   };
 }
