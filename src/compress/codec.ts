@@ -21,7 +21,7 @@ export interface CodecSpec {
 
 export interface Codec {
   readonly spec: CodecSpec;
-  /** Library and settings, for the build summary, e.g. "libdeflate 0.1.0 (WebAssembly) level 7". */
+  /** Library and settings, for the build summary, e.g. "pako 3.0.3, zlib level 6". */
   readonly description: string;
   /** The compressed form of `input`; it may be larger than the input (callers keep the smaller). */
   compress(input: Uint8Array): Uint8Array;
