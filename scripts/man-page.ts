@@ -15,6 +15,8 @@ export interface ManPageInput {
 /** Environment variables, in the order a user meets them. */
 export const ENVIRONMENT: readonly (readonly [string, string])[] = [
   ['AVOCADO_TARGET', 'The target when -t/--target is not given; default_target in avocado.yaml comes after it.'],
+  ['AVOCADO_TARGET_BOARD', 'The board for {{ avocado.target.board }} when --target-board is not given; the runtime\'s target_board, then default_target_board in avocado.yaml come after it, then the target.'],
+  ['AVOCADO_RUNTIME', 'The runtime (for {{ avocado.runtime }} and the board) when -r/--runtime is not given; default_runtime, then the only entry of runtimes: in avocado.yaml come after it.'],
   ['AVOCADO_ENGINE', 'The engine (native, tools or container) when --engine is not given; engine: in avocado.yaml comes after it.'],
   ['AVOCADO_VOLUME', 'The state directory when --volume is not given; the default is _avocado/ next to avocado.yaml.'],
   ['AVOCADO_CONTAINER_TOOL', 'docker or podman, for the container engine; by default the first one installed whose engine answers.'],

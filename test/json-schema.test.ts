@@ -30,11 +30,15 @@ const work = mkdtempSync(join(tmpdir(), 'avocado-schema-'));
 after(() => rmSync(work, { recursive: true, force: true }));
 
 /** The CLI's verdict on a project file: undefined if it loads and every extension validates, else the error. */
+/** `target`: as -t (default qemux86-64); '' for none, so that default_target is read. */
 async function cliError(yaml: string, env: Record<string, string> = {}, target = 'qemux86-64'): Promise<string | undefined> {
   const file = join(work, 'avocado.yaml');
   writeFileSync(file, yaml);
   try {
-    const project = await Project.load({ configPath: file, cwd: work, env, target, warn: () => {} });
+    const project = await Project.load({ configPath: file, cwd: work, env, target: target || undefined, warn: () => {} });
+    // The CLI checks a value when it reads it: read everything ext image reads.
+    void project.sourceDateEpoch;
+    void project.engine;
     for (const name of project.extensionNames()) project.extension(name);
     return undefined;
   } catch (e) {
@@ -58,7 +62,9 @@ describe('JSON Schema of avocado.yaml', () => {
     const files = execFileSync('find', [RUST_CONFIGS, '-name', '*.yaml'], { encoding: 'utf8' }).trim().split('\n').sort();
     assert.ok(files.length >= 20, `found ${files.length} files`);
     let loaded = 0;
+    const template = join(RUST_CONFIGS, 'configs/default.yaml');
     for (const file of files) {
+      if (file === template) continue; // below
       const text = readFileSync(file, 'utf8');
       try {
         await Project.load({ configPath: file, cwd: work, env: {}, target: 'qemux86-64', warn: () => {} });
@@ -69,8 +75,8 @@ describe('JSON Schema of avocado.yaml', () => {
       assert.deepEqual(schemaErrors(parse(text)), [], file);
     }
     assert.ok(loaded >= 18, `the CLI loaded ${loaded} files`);
-    // configs/default.yaml is a template: `supported_targets: [{target}]` is a mapping in YAML.
-    const template = join(RUST_CONFIGS, 'configs/default.yaml');
+    // configs/default.yaml is the `avocado init` template: `supported_targets: [{target}]` is a
+    // mapping in YAML, which the CLI reports when it reads supported_targets and the schema always.
     if (existsSync(template)) assert.ok(schemaErrors(parse(readFileSync(template, 'utf8'))).some((e) => e.instancePath.startsWith('/supported_targets')));
   });
 
@@ -91,7 +97,7 @@ describe('JSON Schema of avocado.yaml', () => {
     ['a negative source_date_epoch', `source_date_epoch: -1\n${base('')}`, '/source_date_epoch'],
     ['a fractional source_date_epoch', `source_date_epoch: 1.5\n${base('')}`, '/source_date_epoch'],
     ['source_date_epoch past 2106', `source_date_epoch: 4294967296\n${base('')}`, '/source_date_epoch'],
-    ['a list for default_target', `default_target: [a, b]\nextensions: {}\n`, '/default_target'],
+    ['a list for default_target', `default_target: [a, b]\nextensions: {}\n`, '/default_target', ''],
     ['a list for extensions', 'default_target: qemux86-64\nextensions: [app]\n', '/extensions'],
   ];
   for (const [what, yaml, path, target] of rejected)
