@@ -18,7 +18,7 @@ const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8'))
 
 const files: Record<string, string> = {
   'schema/avocado.schema.json': `${JSON.stringify(avocadoJsonSchema(), null, 2)}\n`,
-  'man/avocado.1': manPage({ program: buildProgram(version, async () => {}), version }),
+  'man/avocado.1': manPage({ program: buildProgram(async () => {}), version }),
 };
 for (const [path, text] of Object.entries(files)) {
   mkdirSync(join(out, path, '..'), { recursive: true });

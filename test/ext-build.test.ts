@@ -324,9 +324,9 @@ extensions:
       p.writeConfig('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [sysext]\n', 'my project/avocado.yaml');
       let r = p.run(['ext', 'build', 'app', '-t', 'rpi4', '-C', 'my project/avocado.yaml']);
       assert.equal(r.code, 0, r.stderr);
-      assert.match(r.stderr, /ready; next: avocado ext image app -t rpi4 -C 'my project\/avocado\.yaml'\n/);
+      assert.match(r.stderr, /ready\n {2}next: avocado ext image app -t rpi4 -C 'my project\/avocado\.yaml'\n/);
       r = p.run(['--volume', 'vol', 'ext', 'build', 'app']);
-      assert.match(r.stderr, /ready; next: avocado --volume vol ext image app\n/);
+      assert.match(r.stderr, /ready\n {2}next: avocado --volume vol ext image app\n/);
       writeFileSync(join(p.dir, 'vol/t/.avocado-ext/app.build.json'), '{"schemaVersion": 1');
       r = p.run(['--volume', 'vol', 'ext', 'build', 'app']);
       assert.equal(r.code, 0, r.stderr);

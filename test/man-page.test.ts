@@ -16,7 +16,7 @@ import { hasTool } from './helpers/system.js';
 
 const MAN_FILE = join(REPO, 'man/avocado.1');
 const { version } = JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string };
-const program = buildProgram(version, async () => {});
+const program = buildProgram(async () => {});
 const allCommands = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(allCommands)];
 
 /** Rendered text with every run of white space made one space, as typographic quotes and dashes back to ASCII. */

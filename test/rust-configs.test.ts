@@ -54,7 +54,7 @@ const NO_TARGET = `no target given; pass -t/--target <target>, set AVOCADO_TARGE
 const UNDER_EXT = (line: number, ext: string) =>
   `${F}:${line}:1: ext: extension '${ext}' is under 'ext:', the old name of 'extensions:', which neither avocado nor the Avocado CLI reads any more; rename ext: to extensions:`;
 const FROM_PACKAGE = (line: number, key: string, ext: string) =>
-  `${F}:${line}:3: extensions.${key}: extension '${ext}' comes from source: package: its settings (version, types, …) are in its own avocado.yaml, which the Avocado SDK installs ('avocado ext install ${ext}'); avocado reads only this file: build the extension with the Avocado CLI, or write its settings (at least version) under extensions.${ext}`;
+  `${F}:${line}:3: extensions.${key}: extension '${ext}' comes from source: package: its settings (version, types, …) are in its own avocado.yaml, which the Rust Avocado CLI fetches ('avocado ext install ${ext}' with that tool; avocado-ext has no ext install); avocado-ext reads only this file: build the extension with the Rust Avocado CLI, or write its settings (at least version) under extensions.${ext}`;
 const FILES_UNKNOWN = (line: number, ext: string) => `${F}:${line}:5: extensions.${ext}.files: unknown extension key 'files' (ignored)`;
 
 interface Case {

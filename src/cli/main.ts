@@ -3,10 +3,10 @@
  * Entry point: parse the command line, run the command, map errors to exit statuses
  * (0 ok, 1 build failed, 2 usage/configuration, 130 interrupted), clean up on Ctrl-C.
  */
-import { CommanderError } from 'commander';
+import { CommanderError, type Command } from 'commander';
 import { removeTempsSync } from '../util/cleanup.js';
 import { packageName, packageVersion } from '../util/version.js';
-import { ExitCode, InterruptedError, isAvocadoError, BuildError } from '../util/errors.js';
+import { ExitCode, InterruptedError, isAvocadoError, BuildError, ReportedFailure, UsageError } from '../util/errors.js';
 import { buildProgram } from './program.js';
 import { Reporter } from './reporter.js';
 
@@ -46,7 +46,7 @@ async function main(argv: string[]): Promise<number> {
     env: process.env,
     reporter: new Reporter({ json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v') }),
   };
-  const program = buildProgram(`${packageName()} ${packageVersion()}`, async (name, args) => {
+  const program = buildProgram(async (name, args) => {
     const mod = await COMMANDS[name]!();
     await mod.default(ctx, args);
   });
@@ -56,7 +56,12 @@ async function main(argv: string[]): Promise<number> {
   }
 
   try {
-    await program.parseAsync(helpAsFlag(argv), { from: 'user' });
+    const topLevel = argv.slice(0, argv.findIndex((a) => !a.startsWith('-')) >>> 0);
+    if (topLevel.includes('-V') || topLevel.includes('--version')) {
+      process.stdout.write(`${await versionText(topLevel.includes('--verbose') || topLevel.includes('-v'))}\n`);
+      return ExitCode.ok;
+    }
+    await program.parseAsync(helpAsFlag(argv, program), { from: 'user' });
     return ExitCode.ok;
   } catch (e) {
     return report(e, ctx);
@@ -66,9 +71,40 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-/** `avocado help ext image` means `avocado ext image --help` (commander resolves only one level). */
-function helpAsFlag(argv: string[]): string[] {
-  return argv[0] === 'help' && argv.length > 1 ? [...argv.slice(1), '--help'] : argv;
+/**
+ * `avocado help [COMMAND...]` means `avocado [COMMAND...] --help` (commander resolves only one
+ * level, and exits 1 for an unknown one): a command that does not exist is a usage error.
+ */
+function helpAsFlag(argv: string[], program: Command): string[] {
+  if (argv[0] !== 'help') return argv;
+  let cmd = program;
+  for (const word of argv.slice(1)) {
+    const sub = cmd.commands.find((c) => c.name() === word || c.aliases().includes(word));
+    if (!sub)
+      throw new UsageError(
+        `avocado help: no command '${[...argv.slice(1, argv.indexOf(word)), word].join(' ')}'`,
+        `commands: ${cmd.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name()).join(', ')}`,
+      );
+    cmd = sub;
+  }
+  return [...argv.slice(1), '--help'];
+}
+
+/** `--version`; with `--verbose` also Node's and every compression library's. */
+async function versionText(verbose: boolean): Promise<string> {
+  const lines = [`${packageName()} ${packageVersion()}`];
+  if (!verbose) return lines[0]!;
+  lines.push(`node ${process.version} (${process.platform}-${process.arch})`);
+  const { loadCodec } = await import('../compress/codec.js');
+  for (const [name, used] of [['gzip', 'squashfs'], ['zstd', 'squashfs-zst; erofs-zst at level 3'], ['xz', 'squashfs-xz'], ['lz4', 'squashfs-lz4']] as const) {
+    const codec = await loadCodec({ name, blockSize: 131072 }).then(
+      (c) => c.description,
+      (e: Error) => `not loadable: ${e.message}`,
+    );
+    lines.push(`${name} (${used}): ${codec}`);
+  }
+  lines.push('lz4hc (erofs-lz4): avocado\'s own fixed-output LZ4HC encoder');
+  return lines.join('\n');
 }
 
 function allCommands(cmd: import('commander').Command): import('commander').Command[] {
@@ -90,9 +126,11 @@ function report(e: unknown, ctx: CommandContext): number {
     if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: 'interrupted', exitCode: code } });
     return code;
   }
+  if (e instanceof ReportedFailure) return e.exitCode;
   if (isAvocadoError(e)) {
     r.error(e.line, e instanceof BuildError ? e.details : undefined, r.verboseOn ? e.stack : undefined);
-    if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.line, exitCode: e.exitCode, ...(e instanceof BuildError && e.details ? { details: e.details } : {}) } });
+    if (r.json)
+      r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.line, exitCode: e.exitCode, ...(e instanceof BuildError && e.details ? { details: e.details } : {}) }, warnings: r.warnings });
     return e.exitCode;
   }
   const err = e as NodeJS.ErrnoException;
@@ -101,6 +139,13 @@ function report(e: unknown, ctx: CommandContext): number {
   if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: String(err?.message ?? e), exitCode: ExitCode.buildFailed } });
   return ExitCode.buildFailed;
 }
+
+// A reader that stops early (`avocado --help | head`) is not an error.
+for (const stream of [process.stdout, process.stderr])
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw e;
+  });
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

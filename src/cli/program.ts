@@ -19,11 +19,20 @@ export interface ExtCommonOptions extends GlobalOptions {
   target?: string;
   targetBoard?: string;
   json?: boolean;
+  strict?: boolean;
 }
 
-export interface ExtImageOptions extends ExtCommonOptions {
+/** Commands that take several extensions. */
+export interface ExtMultiOptions extends ExtCommonOptions {
+  all?: boolean;
+  keepGoing?: boolean;
+}
+
+export interface ExtImageOptions extends ExtMultiOptions {
   out?: string;
   engine?: string;
+  filesystem?: string;
+  dryRun?: boolean;
   containerArg: string[];
   dnfArg: string[];
   runsOn?: string;
@@ -40,9 +49,14 @@ export const OPTION_VALUES: Readonly<Record<string, readonly string[]>> = {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-function extCommon(cmd: Command): Command {
+function extCommon(cmd: Command, opts: { several?: boolean } = {}): Command {
+  if (opts.several)
+    cmd
+      .argument('[NAME...]', 'extension name(s), as under extensions: in avocado.yaml, done in the order given')
+      .option('--all', 'every extension of avocado.yaml, in its order')
+      .option('--keep-going', 'with several extensions, go on after one fails (the exit status is the first failure\'s)');
+  else cmd.argument('[NAME]', 'extension name, as under extensions: in avocado.yaml');
   return cmd
-    .argument('[NAME]', 'extension name, as under extensions: in avocado.yaml')
     .option('-C, --config <CONFIG>', 'path to avocado.yaml (default: avocado.yaml in the current directory or above)')
     .option('-e, --extension <EXTENSION>', 'extension name (same as NAME)')
     .option('-t, --target <TARGET>', 'target to build for (default: $AVOCADO_TARGET, then default_target)')
@@ -50,7 +64,8 @@ function extCommon(cmd: Command): Command {
       '--target-board <BOARD>',
       'board for {{ avocado.target.board }} in avocado.yaml (default: $AVOCADO_TARGET_BOARD, then the runtime\'s target_board, then default_target_board, then the target)',
     )
-    .option('-v, --verbose', 'list excluded paths and show tool output')
+    .option('-v, --verbose', 'say more: every path excluded or removed, each command run and its output, timings, and the stack of an error')
+    .option('--strict', 'treat every warning as an error (exit 2), for CI')
     .option('--json', 'print one JSON object with the result on stdout');
 }
 
@@ -61,10 +76,11 @@ const FILESYSTEM_HELP = FILESYSTEMS.map(
 const EXIT_HELP = `
 Exit status: 0 success, 1 build failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM).`;
 
-export function buildProgram(version: string, run: (name: string, args: unknown[]) => Promise<void>): Command {
+export function buildProgram(run: (name: string, args: unknown[]) => Promise<void>): Command {
   const program = new Command('avocado')
     .description('Build reproducible systemd-sysext / systemd-confext images from Avocado extension sysroots')
-    .version(version, '-V, --version', 'print the version')
+    // Handled in main.ts before parsing (with --verbose it also names Node and the codecs).
+    .option('-V, --version', 'print the version (with --verbose: Node\'s and the compression libraries\' too)')
     .option('--volume <DIR>', 'state directory holding sysroots and images (default: $AVOCADO_VOLUME, else _avocado/ next to avocado.yaml)')
     .option('--no-color', 'no colours (also: NO_COLOR=1)')
     .showHelpAfterError('(run with --help for usage)')
@@ -84,12 +100,15 @@ ${EXIT_HELP}`);
       .command('image')
       .description('Create a squashfs or EROFS image from an extension sysroot')
       .option('--out <OUT_DIR>', 'also copy the image to OUT_DIR/<name>-<version>.raw (relative to the current directory)')
+      .addOption(new Option('--filesystem <FILESYSTEM>', 'build this filesystem instead of the configured one (values below)').choices(FILESYSTEMS.map((f) => f.value)))
+      .option('--dry-run', 'resolve, walk, exclude and check, then say what would be built (entries, bytes, what is excluded and why, filesystem, engine, path); write nothing')
       .addOption(new Option('--engine <ENGINE>', 'what writes the image (default: $AVOCADO_ENGINE, then engine: in avocado.yaml, then native)').choices(ENGINE_NAMES))
       .option('--container-arg <ARG>', 'extra docker/podman run argument(s) for the SDK container (repeatable; container engine; see below)', collect, [])
       .option('--dnf-arg <ARG>', 'extra dnf argument, passed to the SDK container as AVOCADO_DNF_ARGS (repeatable; container engine)', collect, [])
       .option('--runs-on <USER@HOST>', 'build in the SDK container on a remote host over SSH, with this machine\'s volume and project shared over NFS (container engine)')
       .option('--nfs-port <PORT>', 'port of the NFS server here for --runs-on (default: the first free one in 12050-12099)')
       .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
+    { several: true },
   )
     .addHelpText('after', `
 The sysroot <volume>/<target>/extensions/<NAME>/ becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
@@ -111,11 +130,14 @@ POSIX shell would: '...' and "..." quote, backslash escapes, $VAR and \${VAR} co
 environment (unset: empty); shell operators (; | & > <) are refused. E.g.
   --container-arg '-e GREETING="hello world"' --container-arg=--network=host
 
-filesystem: values (extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
+filesystem: values (--filesystem, else extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
 ${FILESYSTEM_HELP}
 
 Examples:
   avocado ext image my-app
+  avocado ext image my-app --dry-run     what would be built, and what is excluded and why
+  avocado ext image --all --keep-going --json
+  avocado ext image app bsp --filesystem erofs-lz4 --strict
   avocado ext image my-app -t raspberrypi4 --out dist
   avocado ext image -C path/to/avocado.yaml my-app --json
   avocado ext image my-app --engine container --sdk-arch aarch64
@@ -124,7 +146,7 @@ Examples:
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-image', args));
 
-  extCommon(ext.command('build').description('Write an extension\'s overlay and extension-release files into its sysroot'))
+  extCommon(ext.command('build').description('Write an extension\'s overlay and extension-release files into its sysroot'), { several: true })
     .addHelpText('after', `
 Copies the extension's overlay directory into <volume>/<target>/extensions/<NAME>/ and writes
 usr/lib/extension-release.d/extension-release.<NAME>-<version> (sysext) and/or

@@ -238,9 +238,9 @@ export class Project {
       const type = source.entries.get('type');
       const kind = type?.kind === 'scalar' && typeof type.value === 'string' ? type.value : 'package';
       throw new ConfigError(
-        `extension '${name}' comes from source: ${kind}: its settings (version, types, …) are in its own avocado.yaml, which the Avocado SDK installs ('avocado ext install ${name}')`,
+        `extension '${name}' comes from source: ${kind}: its settings (version, types, …) are in its own avocado.yaml, which the Rust Avocado CLI fetches ('avocado ext install ${name}' with that tool; avocado-ext has no ext install)`,
         keyLocationOf(found),
-        `avocado reads only this file: build the extension with the Avocado CLI, or write its settings (at least version) under ${where}`,
+        `avocado-ext reads only this file: build the extension with the Rust Avocado CLI, or write its settings (at least version) under ${where}`,
       );
     }
     const f = validate(extensionSchema, node, loc);

@@ -131,8 +131,8 @@ export class SdkSession implements ToolHost {
     return rel ? `${VOLUME_MOUNT}/${rel.split(sep).join('/')}` : VOLUME_MOUNT;
   }
 
-  installHint(pkg: string): string {
-    return `the SDK image ${this.opts.image} lacks it: add ${pkg} to the image, or use --engine native`;
+  installHint(pkg: string, requirement?: string): string {
+    return `the SDK image ${this.opts.image} lacks it: add ${pkg}${requirement ? ` ${requirement}` : ''} to the image, or use --engine native`;
   }
 }
 

@@ -14,6 +14,6 @@ export interface ToolHost {
   run(path: string, args: readonly string[], opts?: Pick<RunOptions, 'signal' | 'onLine'>): Promise<RunResult>;
   /** The path under which the tools see a path of this machine. */
   toolPath(hostPath: string): string;
-  /** What to do when a package is missing there. */
-  installHint(pkg: string): string;
+  /** What to do when a package is missing there, or needs to be `requirement` (e.g. "1.8 or newer, built with libzstd"). */
+  installHint(pkg: string, requirement?: string): string;
 }

@@ -33,8 +33,8 @@ export class LocalToolHost implements ToolHost {
     return hostPath;
   }
 
-  installHint(pkg: string): string {
-    return `install ${pkg} (Debian/Ubuntu: apt-get install ${pkg}; Fedora: dnf install ${pkg})`;
+  installHint(pkg: string, requirement?: string): string {
+    return `install ${pkg}${requirement ? ` ${requirement}` : ''} (Debian/Ubuntu: apt-get install ${pkg}; Fedora: dnf install ${pkg})`;
   }
 }
 
@@ -225,7 +225,7 @@ async function findMksquashfs(host: ToolHost, compressor: string): Promise<{ pat
   const version = /mksquashfs version (\d+(?:\.\d+)+)/.exec(out)?.[1];
   if (!version) throw new BuildError(`cannot tell the version of ${path}: 'mksquashfs -version' printed ${JSON.stringify(out.slice(0, 80))}`);
   if (compareVersions(version, '4.4') < 0)
-    throw new BuildError(`mksquashfs ${version} cannot build reproducible images (it lacks -all-time and -mkfs-time)`, host.installHint('squashfs-tools 4.4 or newer'));
+    throw new BuildError(`mksquashfs ${version} cannot build reproducible images (it lacks -all-time and -mkfs-time)`, host.installHint('squashfs-tools', '4.4 or newer'));
   const compressors: string[] = [];
   const listed = help.indexOf('Compressors available');
   if (listed >= 0)
@@ -249,7 +249,7 @@ async function findMkfsErofs(host: ToolHost, compressor: string, value: string):
   ]);
   const out = /^mkfs\.erofs\s+\S/m.test(v.output) ? v.output : started.output;
   const version = /^mkfs\.erofs(?:\s+\(erofs-utils\))?\s+v?(\d+(?:\.\d+)*)/m.exec(out)?.[1];
-  if (!version) throw new BuildError(`cannot tell the version of ${path}`, host.installHint('erofs-utils 1.5 or newer'));
+  if (!version) throw new BuildError(`cannot tell the version of ${path}`, host.installHint('erofs-utils', '1.5 or newer'));
   if (compressor !== 'none') {
     const help = helpRun.output;
     const available = /Available compressors are:\s*(.*)/.exec(help)?.[1]?.split(/[\s,]+/).filter(Boolean) ?? [];
@@ -257,8 +257,8 @@ async function findMkfsErofs(host: ToolHost, compressor: string, value: string):
       throw new BuildError(
         `mkfs.erofs ${version} has no ${compressor} compressor (it has ${available.join(', ') || 'none'}), which filesystem ${value} needs`,
         compressor === 'zstd'
-          ? `${host.installHint('erofs-utils 1.8 or newer, built with libzstd')} (Debian 12 ships 1.5, without it), or choose erofs-lz4, or the native engine`
-          : host.installHint(`an erofs-utils built with ${compressor}`),
+          ? `${host.installHint('erofs-utils', '1.8 or newer, built with libzstd')}; Debian 12 ships 1.5, without it; or choose erofs-lz4, or the native engine`
+          : host.installHint('erofs-utils', `built with ${compressor}`),
       );
   }
   return { path, version };

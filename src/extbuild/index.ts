@@ -37,7 +37,15 @@ export interface ExtBuildResult {
   readonly warnings: readonly string[];
 }
 
-export async function buildExtension(opts: { project: Project; volume: Volume; extension: string; reporter: Reporter; signal?: AbortSignal }): Promise<ExtBuildResult> {
+export async function buildExtension(opts: {
+  project: Project;
+  volume: Volume;
+  extension: string;
+  reporter: Reporter;
+  signal?: AbortSignal;
+  /** Called once everything is checked and before the first write (`--strict` fails there). */
+  checkpoint?: () => void;
+}): Promise<ExtBuildResult> {
   const { project, volume, reporter } = opts;
   const warnings: string[] = [];
   const warn = (m: string) => {
@@ -83,6 +91,7 @@ export async function buildExtension(opts: { project: Project; volume: Volume; e
     else serviceLinks = await planServiceLinks(plan, ext.enableServices, where);
   }
 
+  opts.checkpoint?.();
   // Write.
   await volume.ensureRoot();
   const save = (paths: BuildRecord['paths']) => writeBuildRecord(recordFile, { extension: ext.name, target, sysroot, paths });

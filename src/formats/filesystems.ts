@@ -17,7 +17,7 @@ export interface FilesystemInfo {
 }
 
 export const FILESYSTEMS: readonly FilesystemInfo[] = [
-  { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip (zlib level 6), 128 KiB blocks', kernelMin: '2.6.29' },
+  { value: 'squashfs', family: 'squashfs', compressor: 'gzip', description: 'squashfs, gzip, 128 KiB blocks', kernelMin: '2.6.29' },
   { value: 'erofs', family: 'erofs', compressor: 'none', description: 'EROFS, uncompressed (a file with 1 MiB or more of zero blocks is stored without them: kernel ≥ 5.15)', kernelMin: '5.4' },
   { value: 'erofs-lz4', family: 'erofs', compressor: 'lz4hc', description: 'EROFS, LZ4HC in 4 KiB clusters as mkfs.erofs -zlz4hc (erofs_cluster_size: up to 256 KiB, smaller images, slower random reads, kernel ≥ 5.13)', kernelMin: '5.4' },
   { value: 'erofs-zst', family: 'erofs', compressor: 'zstd', description: 'EROFS, zstd level 3 in 4 KiB clusters (erofs_cluster_size: up to 256 KiB)', kernelMin: '6.10' },

@@ -1,20 +1,21 @@
 /**
  * `avocado ext image`, independent of the command line: resolve the extension, walk its sysroot
- * into the entry list, check it as systemd will, have the engine write a temporary image, then
- * publish it atomically (and copy it to --out).
+ * into the entry list, check it as systemd will (the plan; all `--dry-run` does), have the engine
+ * write a temporary image, then publish it atomically (and copy it to --out).
  */
 import { open, stat, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
-import { chooseEngine, loadEngine } from '../engines/index.js';
+import { chooseEngine, loadEngine, type EngineChoice } from '../engines/index.js';
 import type { BuildRequest } from '../engines/engine.js';
 import type { ContainerSettings } from '../engines/container.js';
 import type { RemoteInfo } from '../container/remote.js';
-import type { FilesystemFamily } from '../formats/filesystems.js';
+import { filesystemInfo, type FilesystemFamily, type FilesystemInfo } from '../formats/filesystems.js';
 import { IMAGE_HEAD_BYTES, declaredImageSize } from '../formats/image-size.js';
 import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
-import { walkSysroot } from '../sysroot/walk.js';
+import type { SysrootTree } from '../sysroot/entry.js';
+import { walkSysroot, type ExcludedPath } from '../sysroot/walk.js';
 import { AtomicFile, atomicCopy } from '../util/atomic.js';
 import { BuildError, InterruptedError, formatLocation } from '../util/errors.js';
 import { sha256Handle } from '../util/hash.js';
@@ -27,6 +28,8 @@ export interface ImageOptions {
   readonly extension: string;
   /** `--engine`, if given. */
   readonly engineFlag?: string;
+  /** `--filesystem`, if given: overrides the configured one for this build. */
+  readonly filesystem?: string;
   readonly env: NodeJS.ProcessEnv;
   /** For the container engine (locally or, with `--runs-on`, remotely). */
   readonly container: ContainerSettings;
@@ -35,26 +38,55 @@ export interface ImageOptions {
   readonly cwd: string;
   readonly signal: AbortSignal;
   readonly reporter: Reporter;
+  /** Called once everything is checked and before anything is written (`--strict` fails there). */
+  readonly checkpoint?: () => void;
 }
 
-export interface ImageResult {
+/** Everything decided before a byte is written: what `--dry-run` shows. */
+export interface ImagePlan {
   readonly extension: string;
   readonly version: string;
   readonly target: string;
-  readonly filesystem: string;
+  readonly types: readonly string[];
+  readonly filesystem: FilesystemInfo;
   readonly filesystemSource: string;
-  readonly engine: string;
-  readonly engineSource: string;
+  readonly erofsClusterSize?: number;
+  readonly engine: EngineChoice;
+  readonly sourceDateEpoch: number;
+  readonly sysroot: string;
+  readonly tree: SysrootTree;
+  readonly excluded: readonly ExcludedPath[];
+  readonly imagePath: string;
+  /** Where `--out` copies it. */
+  readonly out?: string;
+}
+
+/** A plan as data (`--dry-run --json`, and the common part of every result). */
+export function describePlan(plan: ImagePlan) {
+  return {
+    extension: plan.extension,
+    version: plan.version,
+    target: plan.target,
+    types: plan.types,
+    filesystem: plan.filesystem.value,
+    filesystemSource: plan.filesystemSource,
+    engine: plan.engine.name,
+    engineSource: plan.engine.source,
+    sourceDateEpoch: plan.sourceDateEpoch,
+    sysroot: plan.sysroot,
+    entries: plan.tree.stats.entries,
+    files: plan.tree.stats.files,
+    fileBytes: plan.tree.stats.fileBytes,
+    excluded: plan.excluded.map((x) => ({ path: x.display, kind: x.kind, pattern: x.rule.pattern, ...(x.rule.location ? { from: formatLocation(x.rule.location) } : {}) })),
+  };
+}
+
+export interface ImageResult extends ReturnType<typeof describePlan> {
   readonly tool: string;
   /** `--runs-on`: where it was built and how the volume was shared. */
   readonly remote?: RemoteInfo;
-  readonly sysroot: string;
   readonly image: { readonly path: string; readonly size: number; readonly sha256: string };
   readonly out?: string;
-  readonly entries: number;
-  readonly fileBytes: number;
-  readonly excluded: readonly { path: string; kind: string; pattern: string }[];
-  readonly warnings: readonly string[];
   readonly durationMs: number;
 }
 
@@ -90,24 +122,21 @@ async function checkComplete(path: string, family: FilesystemFamily, tool: strin
 }
 
 export function sysrootHint(ext: string, target: string): string {
-  return `create it with 'avocado ext build ${ext} -t ${target}' (overlay and release files), or with the Avocado SDK ('avocado ext install ${ext}' then 'avocado ext build ${ext}')`;
+  return `create it with 'avocado ext build ${ext} -t ${target}' (overlay and release files); its packages are installed by the Rust Avocado CLI, which also installs a command named avocado ('avocado ext install ${ext}' with that tool; avocado-ext has no ext install)`;
 }
 
-export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
-  const started = performance.now();
+/** Resolves, walks, excludes and checks: everything but writing. Reports steps and warnings. */
+export async function planImage(opts: ImageOptions): Promise<ImagePlan> {
   const { project, volume, reporter } = opts;
-  const warnings: string[] = [];
-  const warn = (m: string) => {
-    warnings.push(m);
-    reporter.warn(m);
-  };
-
+  const warn = (m: string) => reporter.warn(m);
   const ext: ExtensionConfig = project.extension(opts.extension);
   const engineChoice = chooseEngine({ flag: opts.engineFlag, env: opts.env, config: project.engine, container: opts.container });
   for (const w of engineChoice.warnings) warn(w);
+  const filesystem = opts.filesystem !== undefined ? filesystemInfo(opts.filesystem)! : ext.filesystem;
+  const filesystemSource = opts.filesystem !== undefined ? '--filesystem' : ext.filesystemSource;
   const target = project.target;
   reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
-  reporter.step(`filesystem ${ext.filesystem.value}: ${ext.filesystem.description} (from ${ext.filesystemSource})`);
+  reporter.step(`filesystem ${filesystem.value}: ${filesystem.description} (from ${filesystemSource})`);
 
   const sysroot = volume.sysroot(target, ext.name);
   reporter.step(`walking ${sysroot}`);
@@ -120,11 +149,34 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   for (const x of excluded) reporter.verbose(`excluded ${x.display}${x.kind === 'directory' ? '/' : ''} (${x.rule.location ? `var_files '${x.rule.pattern}'` : 'package-manager state'})`);
   reporter.step(`${tree.stats.entries} entries (${formatBytes(tree.stats.fileBytes)} in ${tree.stats.files} files), ${excluded.length} path(s) excluded`);
   for (const w of await lintSysroot({ root: tree.root, name: ext.name, version: ext.version, types: ext.types })) warn(w);
-  if (ext.erofsClusterSize !== undefined && (ext.filesystem.family !== 'erofs' || ext.filesystem.compressor === 'none'))
-    warn(`extensions.${ext.name}.erofs_cluster_size applies to compressed EROFS (erofs-lz4, erofs-zst) only; ignored for ${ext.filesystem.value}`);
+  if (ext.erofsClusterSize !== undefined && (filesystem.family !== 'erofs' || filesystem.compressor === 'none'))
+    warn(`extensions.${ext.name}.erofs_cluster_size applies to compressed EROFS (erofs-lz4, erofs-zst) only; ignored for ${filesystem.value}`);
+  return {
+    extension: ext.name,
+    version: ext.version,
+    target,
+    types: ext.types,
+    filesystem,
+    filesystemSource,
+    erofsClusterSize: ext.erofsClusterSize,
+    engine: engineChoice,
+    sourceDateEpoch: project.sourceDateEpoch,
+    sysroot,
+    tree,
+    excluded,
+    imagePath: volume.imagePath(target, ext.name, ext.version),
+    out: opts.outDir !== undefined ? join(resolve(opts.cwd, opts.outDir), volume.imageFileName(ext.name, ext.version)) : undefined,
+  };
+}
 
-  const engine = await loadEngine(engineChoice.name, { project, volume, env: opts.env, container: opts.container });
-  const imagePath = volume.imagePath(target, ext.name, ext.version);
+export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
+  const started = performance.now();
+  const { project, volume, reporter } = opts;
+  const plan = await planImage(opts);
+  opts.checkpoint?.();
+  const { imagePath, tree } = plan;
+
+  const engine = await loadEngine(plan.engine.name, { project, volume, env: opts.env, container: opts.container });
   await volume.ensureRoot();
   const file = await AtomicFile.create(imagePath);
   let tool: string;
@@ -132,22 +184,23 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   try {
     const request: BuildRequest = {
       tree,
-      excluded,
-      filesystem: ext.filesystem,
-      erofsClusterSize: ext.erofsClusterSize,
-      sourceDateEpoch: project.sourceDateEpoch,
+      excluded: plan.excluded,
+      filesystem: plan.filesystem,
+      erofsClusterSize: plan.erofsClusterSize,
+      sourceDateEpoch: plan.sourceDateEpoch,
       output: file.tempPath,
       signal: opts.signal,
-      progress: (done, total) => reporter.progress(done, total),
+      // Engines that count input bytes report a total: the bar's is the walk's byte count.
+      progress: (done, total) => reporter.progress(done, total === undefined ? undefined : tree.stats.fileBytes),
       step: (line) => reporter.step(line),
-      warn,
+      warn: (line) => reporter.warn(line),
       verbose: (line) => reporter.verbose(line),
     };
     tool = await engine.prepare(request);
-    reporter.step(`engine ${engine.name} (from ${engineChoice.source}): ${tool}, source_date_epoch ${project.sourceDateEpoch}`);
+    reporter.step(`engine ${engine.name} (from ${plan.engine.source}): ${tool}, source_date_epoch ${plan.sourceDateEpoch}`);
     await engine.build(request);
     opts.signal.throwIfAborted();
-    await checkComplete(file.tempPath, ext.filesystem.family, tool);
+    await checkComplete(file.tempPath, plan.filesystem.family, tool);
     reporter.verbose(`image written, syncing it to disk and hashing it`);
     // The data is in the page cache: hash it while fsync waits for the disk (the open handle
     // reads the same file across the rename).
@@ -166,33 +219,20 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
 
   reporter.verbose(`published ${imagePath}`);
   const size = (await stat(imagePath)).size;
-  let out: string | undefined;
-  if (opts.outDir !== undefined) {
-    out = join(resolve(opts.cwd, opts.outDir), volume.imageFileName(ext.name, ext.version));
+  if (plan.out !== undefined) {
     try {
-      await atomicCopy(imagePath, out);
+      await atomicCopy(imagePath, plan.out);
     } catch (e) {
-      throw new BuildError(`cannot copy the image to ${out}: ${(e as Error).message}`, `the image itself is at ${imagePath}; fix --out or its permissions`);
+      throw new BuildError(`cannot copy the image to ${plan.out}: ${(e as Error).message}`, `the image itself is at ${imagePath}; fix --out or its permissions`);
     }
-    reporter.step(`copied to ${out}`);
+    reporter.step(`copied to ${plan.out}`);
   }
   return {
-    extension: ext.name,
-    version: ext.version,
-    target,
-    filesystem: ext.filesystem.value,
-    filesystemSource: ext.filesystemSource,
-    engine: engine.name,
-    engineSource: engineChoice.source,
+    ...describePlan(plan),
     tool,
     ...(engine.remote ? { remote: engine.remote } : {}),
-    sysroot,
     image: { path: imagePath, size, sha256 },
-    out,
-    entries: tree.stats.entries,
-    fileBytes: tree.stats.fileBytes,
-    excluded: excluded.map((x) => ({ path: x.display, kind: x.kind, pattern: x.rule.pattern })),
-    warnings,
+    out: plan.out,
     durationMs: Math.round(performance.now() - started),
   };
 }

@@ -81,6 +81,19 @@ export class InterruptedError extends AvocadoError {
   }
 }
 
+/**
+ * A failure already reported in full (each extension's error, the JSON document): only its exit
+ * status is left to give.
+ */
+export class ReportedFailure extends AvocadoError {
+  constructor(
+    message: string,
+    readonly exitCode: number,
+  ) {
+    super(message);
+  }
+}
+
 export function isAvocadoError(e: unknown): e is AvocadoError {
   return e instanceof AvocadoError;
 }

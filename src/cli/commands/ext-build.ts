@@ -1,20 +1,25 @@
-/** `avocado ext build [NAME]`. */
+/** `avocado ext build [NAME...]`. */
 import type { Command } from 'commander';
 import { quote } from 'shell-quote';
 import { buildExtension } from '../../extbuild/index.js';
 import type { CommandContext } from '../main.js';
-import type { ExtCommonOptions } from '../program.js';
-import { extensionName, loadProject, requireName, setupReporter } from './shared.js';
+import type { ExtCommonOptions, ExtMultiOptions } from '../program.js';
+import { extensionNames, forEachExtension, loadProject, setupReporter } from './shared.js';
 
 export default async function extBuild(ctx: CommandContext, args: unknown[]): Promise<void> {
-  const [positional, , cmd] = args as [string | undefined, ExtCommonOptions, Command];
-  const opts = cmd.optsWithGlobals<ExtCommonOptions>();
+  const [positional, , cmd] = args as [string[], ExtMultiOptions, Command];
+  const opts = cmd.optsWithGlobals<ExtMultiOptions>();
   const reporter = setupReporter(ctx, opts);
-  const name = extensionName(positional, opts);
   const { project, volume } = await loadProject(ctx, opts, reporter);
-  const result = await buildExtension({ project, volume, extension: requireName(name, 'ext build', project), reporter, signal: ctx.signal });
-  if (reporter.json) reporter.emitJson({ schemaVersion: 1, ok: true, ...result });
-  else reporter.done(`sysroot ${result.sysroot} ready; next: ${nextCommand(result.extension, opts)}`);
+  const names = extensionNames(positional, opts, 'ext build', project);
+  await forEachExtension(
+    names,
+    opts,
+    reporter,
+    (extension) => buildExtension({ project, volume, extension, reporter, signal: ctx.signal, checkpoint: () => reporter.checkpoint() }),
+    ({ result }) => reporter.done(`sysroot ${result.sysroot} ready`, `next: ${nextCommand(result.extension, opts)}`),
+    'ext build',
+  );
 }
 
 /** The `ext image` command for the same project, target and volume, as the user would type it. */

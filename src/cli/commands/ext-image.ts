@@ -1,18 +1,18 @@
-/** `avocado ext image [NAME]`. */
+/** `avocado ext image [NAME...]`. */
 import type { Command } from 'commander';
-import { buildImage } from '../../image/pipeline.js';
+import { buildImage, describePlan, planImage, type ImageOptions, type ImagePlan, type ImageResult } from '../../image/pipeline.js';
 import { formatBytes } from '../../util/reporter.js';
 import { UsageError } from '../../util/errors.js';
 import type { CommandContext } from '../main.js';
 import { parsePort, parseRunsOn, parseSdkArch } from '../options.js';
 import type { ExtImageOptions } from '../program.js';
-import { extensionName, loadProject, requireName, setupReporter } from './shared.js';
+import type { Reporter } from '../reporter.js';
+import { extensionNames, forEachExtension, loadProject, setupReporter } from './shared.js';
 
 export default async function extImage(ctx: CommandContext, args: unknown[]): Promise<void> {
-  const [positional, , cmd] = args as [string | undefined, ExtImageOptions, Command];
+  const [positional, , cmd] = args as [string[], ExtImageOptions, Command];
   const opts = cmd.optsWithGlobals<ExtImageOptions>();
   const reporter = setupReporter(ctx, opts);
-  const name = extensionName(positional, opts);
 
   // Options of the container engine, local or remote: validated now, whatever the engine.
   const remote = opts.runsOn !== undefined ? parseRunsOn(opts.runsOn) : undefined;
@@ -21,12 +21,13 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
   if (nfsPort !== undefined && !remote) throw new UsageError('--nfs-port only applies with --runs-on', 'add --runs-on USER@HOST or drop --nfs-port');
 
   const { project, volume } = await loadProject(ctx, opts, reporter);
-  const ext = requireName(name, 'ext image', project);
-  const result = await buildImage({
+  const names = extensionNames(positional, opts, 'ext image', project);
+  const options = (extension: string): ImageOptions => ({
     project,
     volume,
-    extension: ext,
+    extension,
     engineFlag: opts.engine,
+    filesystem: opts.filesystem,
     env: ctx.env,
     container: {
       containerArgs: opts.containerArg,
@@ -39,11 +40,43 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
     cwd: ctx.cwd,
     signal: ctx.signal,
     reporter,
+    checkpoint: () => reporter.checkpoint(),
   });
 
-  if (reporter.json) reporter.emitJson({ schemaVersion: 1, ok: true, ...result });
-  else
-    reporter.done(
-      `${result.image.path}  ${formatBytes(result.image.size)}  sha256:${result.image.sha256}  (${(result.durationMs / 1000).toFixed(1)} s)`,
+  if (opts.dryRun)
+    await forEachExtension(
+      names,
+      opts,
+      reporter,
+      (name) => planImage(options(name)),
+      ({ result }) => showPlan(reporter, result),
+      'ext image',
+      (plan) => ({ dryRun: true, ...describePlan(plan), image: { path: plan.imagePath }, out: plan.out }),
     );
+  else await forEachExtension(names, opts, reporter, (name) => buildImage(options(name)), ({ result }) => showResult(reporter, result), 'ext image');
+}
+
+/** The closing lines of a build: none longer than the terminal (120 columns) but for a long path. */
+function showResult(reporter: Reporter, r: ImageResult): void {
+  reporter.done(
+    `${r.image.path}  ${formatBytes(r.image.size)}  (${(r.durationMs / 1000).toFixed(1)} s)`,
+    `sha256:${r.image.sha256}`,
+    ...(r.out ? [`copied to ${r.out}`] : []),
+  );
+}
+
+/** `--dry-run`: what would be built, and every path left out with the rule that left it out. */
+function showPlan(reporter: Reporter, plan: ImagePlan): void {
+  const excluded = plan.excluded.map((x) => {
+    const path = `${x.display}${x.kind === 'directory' ? '/' : ''}`;
+    return `excluded ${path}  (${x.rule.location ? `var_files '${x.rule.pattern}', ${x.rule.location.file}:${x.rule.location.line}` : 'package-manager state, always'})`;
+  });
+  const s = plan.tree.stats;
+  reporter.done(
+    `dry run: ${plan.imagePath} would be built, nothing was written`,
+    `${plan.filesystem.value} (from ${plan.filesystemSource}), engine ${plan.engine.name} (from ${plan.engine.source}), source_date_epoch ${plan.sourceDateEpoch}`,
+    `${s.entries} entries, ${formatBytes(s.fileBytes)} in ${s.files} files, ${plan.excluded.length} path(s) excluded`,
+    ...excluded,
+    ...(plan.out ? [`would be copied to ${plan.out}`] : []),
+  );
 }

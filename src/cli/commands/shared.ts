@@ -1,13 +1,13 @@
 /** Pieces every `ext` command shares: the extension name, the project, the volume, the reporter. */
 import { Project } from '../../config/project.js';
-import { UsageError } from '../../util/errors.js';
+import { BuildError, InterruptedError, ReportedFailure, UsageError, isAvocadoError, type AvocadoError } from '../../util/errors.js';
 import { Volume } from '../../volume/volume.js';
 import type { CommandContext } from '../main.js';
-import type { ExtCommonOptions } from '../program.js';
+import type { ExtCommonOptions, ExtMultiOptions } from '../program.js';
 import { Reporter } from '../reporter.js';
 
 export function setupReporter(ctx: CommandContext, opts: ExtCommonOptions): Reporter {
-  ctx.reporter = new Reporter({ json: opts.json === true, verbose: opts.verbose === true, color: opts.color, env: ctx.env });
+  ctx.reporter = new Reporter({ json: opts.json === true, verbose: opts.verbose === true, strict: opts.strict === true, color: opts.color, env: ctx.env });
   return ctx.reporter;
 }
 
@@ -16,6 +16,95 @@ export function extensionName(positional: string | undefined, opts: ExtCommonOpt
   if (positional !== undefined && opts.extension !== undefined && positional !== opts.extension)
     throw new UsageError(`the extension is named twice, as '${positional}' and as -e '${opts.extension}'`, 'give it once');
   return positional ?? opts.extension;
+}
+
+/** NAME..., -e NAME or --all (every extension of the config, in its order): the extensions to work on, checked before any work. */
+export function extensionNames(positional: readonly string[], opts: ExtMultiOptions, command: string, project: Project): string[] {
+  let names = [...positional];
+  if (opts.extension !== undefined) {
+    if (names.length > 1 || (names.length === 1 && names[0] !== opts.extension))
+      throw new UsageError(`the extensions are named twice, as ${names.map((n) => `'${n}'`).join(' ')} and as -e '${opts.extension}'`, 'give them once, as NAME...');
+    names = [opts.extension];
+  }
+  if (opts.all) {
+    if (names.length) throw new UsageError(`--all builds every extension of ${project.file}; it cannot be given with NAME`, 'drop NAME or --all');
+    names = project.extensionNames();
+    if (!names.length) throw new UsageError(`--all: ${project.file} defines no extensions`, 'add one under extensions:');
+  }
+  if (!names.length) return [requireName(undefined, command, project)];
+  const repeated = names.find((n, i) => names.indexOf(n) !== i);
+  if (repeated) throw new UsageError(`extension '${repeated}' is named more than once`, 'give each once');
+  for (const n of names) if (!project.extensionNames().includes(n)) project.extension(n); // the unknown-extension error, with the known ones
+  return names;
+}
+
+export interface Outcome<T> {
+  readonly extension: string;
+  readonly result?: T;
+  readonly error?: AvocadoError;
+  /** The warnings given while working on it (the first also holds those of loading the config). */
+  readonly warnings: readonly string[];
+}
+
+/**
+ * Runs `work` for each extension in order. One extension behaves as always (its error is the
+ * command's); several stop at the first failure unless `--keep-going`, print one summary block
+ * each, and with `--json` one array, each element as the single-extension document would be.
+ */
+export async function forEachExtension<T>(
+  names: readonly string[],
+  opts: ExtMultiOptions,
+  reporter: Reporter,
+  work: (name: string) => Promise<T>,
+  render: (outcome: Outcome<T> & { result: T }) => void,
+  command: string,
+  /** The result as it appears in the JSON document. */
+  toJson: (result: T) => object = (r) => r as object,
+): Promise<void> {
+  const document = (o: Outcome<T>): Record<string, unknown> =>
+    o.error
+      ? {
+          schemaVersion: 1,
+          ok: false,
+          extension: o.extension,
+          error: { message: o.error.line, exitCode: o.error.exitCode, ...(o.error instanceof BuildError && o.error.details ? { details: o.error.details } : {}) },
+          warnings: o.warnings,
+        }
+      : { schemaVersion: 1, ok: true, ...toJson(o.result!), warnings: o.warnings };
+  const single = names.length === 1 && !opts.all;
+  const outcomes: Outcome<T>[] = [];
+  let from = 0;
+  for (const name of names) {
+    try {
+      const result = await work(name);
+      reporter.checkpoint();
+      const outcome = { extension: name, result, warnings: reporter.warnings.slice(from) };
+      from = reporter.warnings.length;
+      outcomes.push(outcome);
+      if (!reporter.json) render(outcome);
+    } catch (e) {
+      if (single || !isAvocadoError(e) || e instanceof InterruptedError) throw e;
+      outcomes.push({ extension: name, error: e, warnings: reporter.warnings.slice(from) });
+      from = reporter.warnings.length;
+      reporter.error(`${command} ${name}: ${e.line}`, e instanceof BuildError ? e.details : undefined, reporter.verboseOn ? e.stack : undefined);
+      if (!opts.keepGoing) break;
+    }
+  }
+  const failed = outcomes.filter((o) => o.error);
+  if (single) {
+    const o = outcomes[0]!;
+    if (reporter.json) reporter.emitJson(document(o));
+    return;
+  }
+  if (reporter.json) reporter.emitJson(outcomes.map(document));
+  const skipped = names.length - outcomes.length;
+  const summary = `${outcomes.length - failed.length} of ${names.length} extensions done${failed.length ? `; failed: ${failed.map((o) => o.extension).join(', ')}` : ''}${skipped ? `; not attempted after the failure: ${names.slice(outcomes.length).join(', ')} (--keep-going goes on)` : ''}`;
+  if (!failed.length) {
+    if (!reporter.json) reporter.done(summary);
+    return;
+  }
+  reporter.error(summary);
+  throw new ReportedFailure(summary, failed[0]!.error!.exitCode);
 }
 
 export async function loadProject(ctx: CommandContext, opts: ExtCommonOptions, reporter: Reporter): Promise<{ project: Project; volume: Volume }> {

@@ -112,6 +112,11 @@ export class DataWriter {
     });
   }
 
+  /** Counts a file whose data is already stored (identical to an earlier one) as read. */
+  skip(file: FileEntry): void {
+    this.read(file.size);
+  }
+
   private read(n: number): void {
     this.bytesRead += n;
     this.opts.progress?.(this.bytesRead);

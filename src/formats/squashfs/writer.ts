@@ -87,7 +87,8 @@ export async function writeSquashfs(tree: SysrootTree, output: string, opts: Squ
     // 1. Data.
     const files = plan.order.map((r) => r.entry).filter((e): e is FileEntry => e.kind === 'file');
     const duplicates = findDuplicates(files, opts.signal);
-    const total = files.reduce((n, f) => n + (duplicates.has(f) ? 0 : f.size), 0);
+    // Progress counts every file's bytes once, as the walk does: a duplicate's are counted when skipped.
+    const total = [...new Map(files.map((f) => [dataKey(f), f.size])).values()].reduce((n, size) => n + size, 0);
     const data = new DataWriter({
       sink,
       pool,
@@ -100,6 +101,7 @@ export async function writeSquashfs(tree: SysrootTree, output: string, opts: Squ
     for (const file of dataOrder(tree.root)) {
       if (fileData.has(dataKey(file))) continue; // another name of a hard-linked inode
       const original = duplicates.get(file);
+      if (original) data.skip(file);
       fileData.set(dataKey(file), original ? fileData.get(dataKey(original))! : await data.addFile(file));
     }
     await data.finish();
