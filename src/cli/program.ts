@@ -18,6 +18,7 @@ export interface ExtCommonOptions extends GlobalOptions {
   extension?: string;
   target?: string;
   targetBoard?: string;
+  runtime?: string;
   json?: boolean;
 }
 
@@ -40,6 +41,19 @@ export const OPTION_VALUES: Readonly<Record<string, readonly string[]>> = {
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
+const RUNTIME_HELP =
+  'runtime, as under runtimes: in avocado.yaml (default: $AVOCADO_RUNTIME, then default_runtime, then the only runtime): its sysroot <volume>/<target>/runtimes/<RUNTIME>/extensions/<NAME>/ when the Avocado CLI made one, its target_board, {{ avocado.runtime }}';
+
+const RUNTIME_TEXT = `
+Runtime (-r, else $AVOCADO_RUNTIME, else default_runtime, else the only one under runtimes:; as
+the Avocado CLI, a project without runtimes: but with default_target and a top-level rootfs,
+initramfs or kernel has the runtime 'default'): an unknown one is an error listing those defined.
+With a runtime, the sysroot is <volume>/<target>/runtimes/<RUNTIME>/extensions/<NAME>/ when it
+exists (the Avocado CLI made it in runtime mode), else <volume>/<target>/extensions/<NAME>/;
+ext build, ext image and ext clean choose alike, and --verbose says which and why. An extension
+not listed in runtimes.<RUNTIME>.extensions gets a warning. Unlike the Avocado CLI, avocado does
+not require avocado.lock to list the target's rootfs ('avocado install') first.`;
+
 function extCommon(cmd: Command): Command {
   return cmd
     .argument('[NAME]', 'extension name, as under extensions: in avocado.yaml')
@@ -50,6 +64,7 @@ function extCommon(cmd: Command): Command {
       '--target-board <BOARD>',
       'board for {{ avocado.target.board }} in avocado.yaml (default: $AVOCADO_TARGET_BOARD, then the runtime\'s target_board, then default_target_board, then the target)',
     )
+    .option('-r, --runtime <RUNTIME>', RUNTIME_HELP)
     .option('-v, --verbose', 'list excluded paths and show tool output')
     .option('--json', 'print one JSON object with the result on stdout');
 }
@@ -92,7 +107,7 @@ ${EXIT_HELP}`);
       .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
   )
     .addHelpText('after', `
-The sysroot <volume>/<target>/extensions/<NAME>/ becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
+The sysroot <volume>/<target>/extensions/<NAME>/ (or the runtime's, below) becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
 Excluded: var/lib/rpm, var/lib/dnf, var/cache/dnf, dnf's logs, and the extension's var_files globs.
 Every entry is owned by root and stamped with source_date_epoch (default 0).
 
@@ -113,6 +128,7 @@ environment (unset: empty); shell operators (; | & > <) are refused. E.g.
 
 filesystem: values (extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
 ${FILESYSTEM_HELP}
+${RUNTIME_TEXT}
 
 Examples:
   avocado ext image my-app
@@ -120,6 +136,7 @@ Examples:
   avocado ext image -C path/to/avocado.yaml my-app --json
   avocado ext image my-app --engine container --sdk-arch aarch64
   avocado ext image my-app --runs-on builder@build-host --nfs-port 12050
+  avocado ext image my-app -r dev        the sysroot of runtime dev, if the Avocado CLI made one
   AVOCADO_VOLUME=/srv/avocado avocado ext image my-app --verbose
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-image', args));
@@ -137,12 +154,14 @@ build removes what it wrote before and no longer writes (a file dropped from the
 confext release file when confext leaves types, the links of a dropped service), unless it was
 replaced since. Files it did not write (installed by the SDK's package manager) are never removed.
 Overlay files already in the sysroot as the overlay has them are not copied again.
+${RUNTIME_TEXT}
 
 Examples:
   avocado ext build my-app
   avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
   avocado ext build avocado-bsp-rpi5 -t raspberrypi5 --target-board rpi5
   avocado ext build my-app --verbose     list what was removed and why anything was kept
+  avocado ext build my-app -r dev        into runtime dev's sysroot, if the Avocado CLI made one
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-build', args));
 
@@ -156,7 +175,8 @@ Removes, for the target, what the extension has in the volume:
 as the Avocado CLI's ext clean does. Images of other extensions stay, even when their name
 starts with <NAME>- (e.g. <NAME>-extra-1.0.0.raw); copies made with --out are not touched.
 Each removal is printed; nothing to remove is not an error. A path that resolves outside the
-volume (through a symlink) is refused before anything is removed.
+volume (through a symlink) is refused before anything is removed. With a runtime (-r, as for
+ext build) the sysroot removed is the one ext build and ext image use.
 
 Examples:
   avocado ext clean my-app
