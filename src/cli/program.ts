@@ -34,9 +34,37 @@ export interface ExtImageOptions extends ExtCommonOptions {
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-/** Values offered by shell completion for options whose values are checked by hand. */
-export const OPTION_VALUES: Readonly<Record<string, readonly string[]>> = {
+/**
+ * What shell completion offers for a value: these words (with a description, shown by zsh and
+ * fish), what the nearest avocado.yaml names (`avocado __complete <kind>`), or file/directory
+ * names. A value-taking option in neither table gets nothing (no file names).
+ */
+export type CompletionValues =
+  | readonly (string | { readonly value: string; readonly description: string })[]
+  | 'extensions'
+  | 'targets'
+  | 'runtimes'
+  | 'files'
+  | 'dirs';
+
+/** Dynamic completion kinds: read from avocado.yaml by the hidden `__complete` command. */
+export const PROJECT_VALUE_KINDS = ['extensions', 'targets', 'runtimes'] as const;
+
+/** Completion of option values, by long option name (commander's choices are offered too). */
+export const OPTION_VALUES: Readonly<Record<string, CompletionValues>> = {
+  '--extension': 'extensions',
+  '--target': 'targets',
+  '--runtime': 'runtimes',
+  '--filesystem': FILESYSTEMS.map((f) => ({ value: f.value, description: f.description })),
   '--sdk-arch': SDK_ARCH_VALUES,
+  '--config': 'files',
+  '--out': 'dirs',
+  '--volume': 'dirs',
+};
+
+/** Completion of positional arguments, by their name in the usage line (commander's choices are offered too). */
+export const ARGUMENT_VALUES: Readonly<Record<string, CompletionValues>> = {
+  NAME: 'extensions',
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -192,9 +220,20 @@ ${EXIT_HELP}`)
     .addHelpText('after', `
 Examples:
   avocado completion bash > /etc/bash_completion.d/avocado
-  avocado completion zsh > "\${fpath[1]}/_avocado"
-  avocado completion fish > ~/.config/fish/completions/avocado.fish`)
+  avocado completion zsh > "\${fpath[1]}/_avocado"     then start a new shell
+  avocado completion fish > ~/.config/fish/completions/avocado.fish
+Completes commands, options, extension names, targets and runtimes of the nearest avocado.yaml
+(or of the -C/--config file already typed), and filesystem, engine and --sdk-arch values.`)
     .action((...args: unknown[]) => run('completion', args));
+
+  // Called by the completion scripts: prints candidates one per line, and nothing on any problem.
+  program
+    .command('__complete', { hidden: true })
+    .argument('[KIND]')
+    .option('--config <FILE>')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action((...args: unknown[]) => run('complete', args));
 
   return program;
 }

@@ -6,8 +6,8 @@
  * the problems found in a value (an unset variable, a missing config path) are reported when the
  * value is read, through `read()`, `extension()` or the getters, and each only once.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { findConfigFile } from './find.js';
 import { DEFAULT_FILESYSTEM, filesystemInfo, type FilesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, UsageError, formatLocation, type ConfigLocation } from '../util/errors.js';
 import { configReferences, interpolateScalar, interpolateTree } from './interpolate.js';
@@ -17,7 +17,7 @@ import { definedRuntimes, runtimeExtensionNames, selectRuntime, type RuntimeSele
 import { EXTENSION_READ_KEYS, SAFE_NAME, extensionSchema, projectSchema, validate, type ExtensionType, type ProjectFields } from './schema.js';
 import { dottedPath, keyLocationOf, loadYamlFile, locationOf, nodeAt, type CMap, type CNode, type Issue, type YamlPath } from './tree.js';
 
-export const CONFIG_FILE_NAME = 'avocado.yaml';
+export { CONFIG_FILE_NAME, findConfigFile } from './find.js';
 
 export interface LoadOptions {
   /** `-C` as given (relative to cwd); undefined: search cwd and its parents. */
@@ -434,20 +434,6 @@ function collectBelow(node: CNode, out: Issue[], self = false): void {
   if (self && node.issues) out.push(...node.issues);
   if (node.kind === 'seq') for (const i of node.items) collectBelow(i, out, true);
   else if (node.kind === 'map') for (const v of node.entries.values()) collectBelow(v, out, true);
-}
-
-export function findConfigFile(opts: Pick<LoadOptions, 'configPath' | 'cwd'>): string {
-  if (opts.configPath !== undefined) return resolve(opts.cwd, opts.configPath);
-  for (let dir = resolve(opts.cwd); ; dir = dirname(dir)) {
-    const candidate = join(dir, CONFIG_FILE_NAME);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) break;
-  }
-  throw new ConfigError(
-    `no ${CONFIG_FILE_NAME} in ${opts.cwd} or any directory above it`,
-    undefined,
-    'run avocado in the project directory or pass -C <path/to/avocado.yaml>',
-  );
 }
 
 /** -t/--target > AVOCADO_TARGET > default_target (interpolated; `{{ avocado.target }}` cannot be used in it). */
