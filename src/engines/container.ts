@@ -96,7 +96,10 @@ export class ContainerEngine implements Engine {
           AVOCADO_SDK_TARGET: target,
           AVOCADO_PREFIX: prefix,
           // As the Avocado CLI's SDK environment, and so that $AVOCADO_EXT_SYSROOTS/<ext> is the sysroot imaged.
-          AVOCADO_EXT_SYSROOTS: this.runtimeSysroot(req) ? `${prefix}/runtimes/${this.project.runtime!.name}/extensions` : `${prefix}/extensions`,
+          AVOCADO_EXT_SYSROOTS:
+            this.project.runtime && dirname(req.tree.dir) === this.volume.runtimeExtensionsDir(target, this.project.runtime.name)
+              ? `${prefix}/runtimes/${this.project.runtime.name}/extensions`
+              : `${prefix}/extensions`,
           ...(this.project.runtime ? { AVOCADO_RUNTIME: this.project.runtime.name } : {}),
           AVOCADO_SRC_DIR: PROJECT_MOUNT,
           AVOCADO_SDK_IMAGE: image,
@@ -166,12 +169,6 @@ export class ContainerEngine implements Engine {
       `running the ${wanted} SDK image on ${remote ? `${remote} (${machine})` : `this ${machine} host`} needs QEMU user emulation, and no ${handler} handler is registered in ${dir}`,
       `register it (as root${on}): apt-get install -y qemu-user-static binfmt-support && (mountpoint -q /proc/sys/fs/binfmt_misc || mount -t binfmt_misc binfmt_misc /proc/sys/fs/binfmt_misc) && update-binfmts --enable ${handler}`,
     );
-  }
-
-  /** The sysroot imaged is the runtime's (<target>/runtimes/<rt>/extensions/<ext>, Volume.extensionSysroot). */
-  private runtimeSysroot(req: BuildRequest): boolean {
-    const rt = this.project.runtime;
-    return rt !== undefined && dirname(req.tree.dir) === this.volume.runtimeExtensionsDir(this.project.target, rt.name);
   }
 
   /** Reading through the project reports the problems of the value read (an unset variable, …). */
