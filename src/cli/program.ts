@@ -47,9 +47,6 @@ export type CompletionValues =
   | 'files'
   | 'dirs';
 
-/** Dynamic completion kinds: read from avocado.yaml by the hidden `__complete` command. */
-export const PROJECT_VALUE_KINDS = ['extensions', 'targets', 'runtimes'] as const;
-
 /** Completion of option values, by long option name (commander's choices are offered too). */
 export const OPTION_VALUES: Readonly<Record<string, CompletionValues>> = {
   '--extension': 'extensions',
