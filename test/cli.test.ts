@@ -45,14 +45,15 @@ describe('help, version, completion', () => {
   it('generates completion scripts from the command tree', () => {
     const bash = avocado(['completion', 'bash'], { cwd }).stdout;
     assert.match(bash, /complete -F _avocado avocado/);
-    assert.match(bash, /"ext image"\)/);
-    assert.match(bash, /--sdk-arch\) COMPREPLY=\(\$\(compgen -W "aarch64 arm64 x86-64 x86_64 amd64"/);
+    assert.match(bash, /'ext image'\) __avocado_subs=''/);
+    assert.match(bash, /'ext image\|--sdk-arch'\) __avocado_k='w:aarch64 arm64 x86-64 x86_64 amd64' ;;/);
     execFileSync('bash', ['-n'], { input: bash });
     // Ask bash itself what it completes after `avocado ext image --e`.
     const out = execFileSync('bash', ['-c', `${bash}\nCOMP_WORDS=(avocado ext image --e); COMP_CWORD=3; _avocado; echo "\${COMPREPLY[@]}"`]).toString();
     assert.deepEqual(out.trim().split(' ').sort(), ['--engine', '--extension']);
     const fish = avocado(['completion', 'fish'], { cwd }).stdout;
-    assert.match(fish, /__fish_seen_subcommand_from ext; and __fish_seen_subcommand_from image' -l out -r -F/);
+    assert.match(fish, /-n "__avocado_at 'ext image'" -l out -d 'also copy the image [^']*' -x -a '\(__fish_complete_directories/);
+    // Each shell for real, with a project: test/completion.test.ts.
     assert.match(avocado(['completion', 'zsh'], { cwd }).stdout, /^#compdef avocado/);
     assert.equal(avocado(['completion', 'tcsh'], { cwd }).code, 2);
   });

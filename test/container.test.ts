@@ -109,6 +109,37 @@ describe('container engine', { skip }, () => {
     }
   });
 
+  it('passes AVOCADO_RUNTIME and the AVOCADO_EXT_SYSROOTS of the sysroot imaged when a runtime is in effect', async () => {
+    const p = new TestProject(yaml('squashfs', 'runtimes:\n  dev: {extensions: [app]}\n  prod: {extensions: [app]}\n'));
+    try {
+      const legacy = p.makeSysroot('qemux86-64', 'app');
+      writeReleaseFiles(legacy, 'app-1.0.0');
+      const scoped = join(p.volume, 'qemux86-64/runtimes/dev/extensions/app');
+      mkdirSync(scoped, { recursive: true });
+      makeCornerTree(scoped, { depth: 2 });
+      writeReleaseFiles(scoped, 'app-1.0.0');
+      const setup = join(p.volume, 'qemux86-64/sdk/x86_64/environment-setup');
+      mkdirSync(join(setup, '..'), { recursive: true });
+      writeFileSync(setup, 'printf "PROBE [%s] [%s]\\n" "${AVOCADO_RUNTIME-unset}" "$AVOCADO_EXT_SYSROOTS" >&2\n');
+      const run = (args: string[]) => {
+        const r = p.run(['ext', 'image', 'app', '--engine', 'container', '--json', '--verbose', ...args], { ...ENV, SDK_TAG: 'test' });
+        assert.equal(r.code, 0, r.stderr);
+        return { probe: r.stderr.match(/PROBE \[[^\]]*\] \[[^\]]*\]/)?.[0], doc: JSON.parse(r.stdout) };
+      };
+      const dev = run(['-r', 'dev']);
+      assert.equal(dev.probe, 'PROBE [dev] [/opt/_avocado/qemux86-64/runtimes/dev/extensions]');
+      assert.equal(dev.doc.sysroot, scoped);
+      if (!cannotMount('squashfs'))
+        await withMountedImage(dev.doc.image.path, 'squashfs', (dir) => assert.deepEqual(compareTrees(snapshotTree(dir), snapshotTree(scoped, { exclude: EXCLUDED }), { mtime: 1700000000 }), []));
+      const prod = run(['-r', 'prod']);
+      assert.equal(prod.probe, 'PROBE [prod] [/opt/_avocado/qemux86-64/extensions]', 'prod has no sysroot of its own: the legacy one is imaged');
+      assert.equal(prod.doc.sysroot, legacy);
+      assert.equal(run([]).probe, 'PROBE [unset] [/opt/_avocado/qemux86-64/extensions]', 'two runtimes and none chosen: none in effect');
+    } finally {
+      p.remove();
+    }
+  });
+
   it('runs an arm64 SDK image under QEMU for --sdk-arch aarch64', { skip: hasImage(ARM_IMAGE) ? (existsSync('/proc/sys/fs/binfmt_misc/qemu-aarch64') ? undefined : 'QEMU aarch64 emulation is not registered') : `needs ${ARM_IMAGE}: run .ci/sdk-image.sh arm64` }, async () => {
     const p = new TestProject(yaml('squashfs'));
     try {

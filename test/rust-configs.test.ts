@@ -55,6 +55,9 @@ const UNDER_EXT = (line: number, ext: string) =>
   `${F}:${line}:1: ext: extension '${ext}' is under 'ext:', the old name of 'extensions:', which neither avocado nor the Avocado CLI reads any more; rename ext: to extensions:`;
 const FROM_PACKAGE = (line: number, key: string, ext: string) =>
   `${F}:${line}:3: extensions.${key}: extension '${ext}' comes from source: package: its settings (version, types, …) are in its own avocado.yaml, which the Rust Avocado CLI fetches ('avocado ext install ${ext}' with that tool; avocado-ext has no ext install); avocado-ext reads only this file: build the extension with the Rust Avocado CLI, or write its settings (at least version) under extensions.${ext}`;
+/** The Avocado CLI's warning for an extension its runtime does not list (the fixtures' sole runtime `default` lists none). */
+const NOT_MEMBER = (at: string, ext: string, runtime: string, verb: 'building' | 'imaging') =>
+  `${F}:${at}: runtimes.${runtime}: extension '${ext}' is not a member of runtime '${runtime}'; ${verb} it standalone: add it to runtimes.${runtime}.extensions to include it in the runtime`;
 const FILES_UNKNOWN = (line: number, ext: string) => `${F}:${line}:5: extensions.${ext}.files: unknown extension key 'files' (ignored)`;
 
 interface Case {
@@ -153,11 +156,14 @@ const CASES: Case[] = [
     warnings: [`${F}:47:13: extensions.test-ext-with-ref.image.type: avocado builds .raw images only (a .kab needs kabtool, in the Avocado SDK); ext image writes test-ext-with-ref-3.2.1.raw`],
     error: NO_SYSROOT,
   },
-  { file: 'tests/fixtures/configs/with-nested-target-config.yaml', args: ['avocado-ext-webkit'], warnings: [], error: NO_SYSROOT },
+  { file: 'tests/fixtures/configs/with-nested-target-config.yaml', args: ['avocado-ext-webkit'], warnings: [NOT_MEMBER('11:3', 'avocado-ext-webkit', 'default', 'imaging')], error: NO_SYSROOT },
   {
     file: 'tests/fixtures/configs/with-nested-target-config.yaml',
     args: ['avocado-ext-webkit', '-t', 'reterminal-dm'],
-    warnings: [`${F}:29:5: extensions.avocado-ext-webkit.reterminal-dm: bare target sub-key 'reterminal-dm' in extensions.avocado-ext-webkit is deprecated; use 'target-reterminal-dm:' instead`],
+    warnings: [
+      `${F}:29:5: extensions.avocado-ext-webkit.reterminal-dm: bare target sub-key 'reterminal-dm' in extensions.avocado-ext-webkit is deprecated; use 'target-reterminal-dm:' instead`,
+      NOT_MEMBER('11:3', 'avocado-ext-webkit', 'default', 'imaging'),
+    ],
     error: NO_SYSROOT,
   },
   { file: 'tests/fixtures/configs/with-overlay-merge.yaml', args: ['peridio'], warnings: [], error: VERSION_REQUIRED(9, 'peridio') },
@@ -214,6 +220,8 @@ interface Build {
   readonly overlay?: { readonly dir: string; readonly files: Record<string, string> };
   /** The configuration's warnings, which both commands give. */
   readonly configWarnings: string[];
+  /** The runtime in effect that does not list the extension: a warning of each command (its line:col). */
+  readonly notMemberOf?: { readonly runtime: string; readonly at: string };
   /** The warnings ext build adds. */
   readonly buildWarnings: string[];
   /** Paths the image must hold, besides the release files. */
@@ -237,6 +245,7 @@ const BUILDS: Build[] = [
       },
     },
     configWarnings: [`${F}:29:5: extensions.avocado-ext-webkit.reterminal-dm: bare target sub-key 'reterminal-dm' in extensions.avocado-ext-webkit is deprecated; use 'target-reterminal-dm:' instead`],
+    notMemberOf: { runtime: 'default', at: '11:3' },
     buildWarnings: [],
     expect: ['usr/bin/cog', 'usr/lib/systemd/system/cog.service', 'etc/cog.conf', 'etc/systemd/system/multi-user.target.wants/cog.service'],
   },
@@ -288,11 +297,12 @@ describe('ext build + ext image on the Rust CLI\'s files', { skip: absent }, () 
         }
       const built = run(p, ['ext', 'build', b.ext, ...b.args], b.env);
       assert.equal(built.code, 0, built.stderr);
-      assert.deepEqual(built.warnings, [...b.configWarnings, ...b.buildWarnings]);
+      const member = (verb: 'building' | 'imaging') => (b.notMemberOf ? [NOT_MEMBER(b.notMemberOf.at, b.ext, b.notMemberOf.runtime, verb)] : []);
+      assert.deepEqual(built.warnings, [...b.configWarnings, ...member('building'), ...b.buildWarnings]);
 
       const imaged = run(p, ['ext', 'image', b.ext, ...b.args], b.env);
       assert.equal(imaged.code, 0, imaged.stderr);
-      assert.deepEqual(imaged.warnings, b.configWarnings, 'ext image gives the configuration warnings only: the sysroot passes the lint');
+      assert.deepEqual(imaged.warnings, [...b.configWarnings, ...member('imaging')], 'ext image gives the configuration warnings only: the sysroot passes the lint');
       const image = p.image(b.target, b.ext, b.version);
       assert.ok(existsSync(image), `${image} exists`);
 

@@ -23,6 +23,7 @@ const COMMANDS: Record<string, () => Promise<{ default: (ctx: CommandContext, ar
   'ext-build': () => import('./commands/ext-build.js'),
   'ext-clean': () => import('./commands/ext-clean.js'),
   completion: () => import('./commands/completion.js'),
+  complete: () => import('./commands/complete.js'),
 };
 
 async function main(argv: string[]): Promise<number> {

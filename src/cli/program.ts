@@ -18,6 +18,7 @@ export interface ExtCommonOptions extends GlobalOptions {
   extension?: string;
   target?: string;
   targetBoard?: string;
+  runtime?: string;
   json?: boolean;
   strict?: boolean;
 }
@@ -42,12 +43,50 @@ export interface ExtImageOptions extends ExtMultiOptions {
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
 
-/** Values offered by shell completion for options whose values are checked by hand. */
-export const OPTION_VALUES: Readonly<Record<string, readonly string[]>> = {
+/**
+ * What shell completion offers for a value: these words (with a description, shown by zsh and
+ * fish), what the nearest avocado.yaml names (`avocado __complete <kind>`), or file/directory
+ * names. A value-taking option in neither table gets nothing (no file names).
+ */
+export type CompletionValues =
+  | readonly (string | { readonly value: string; readonly description: string })[]
+  | 'extensions'
+  | 'targets'
+  | 'runtimes'
+  | 'files'
+  | 'dirs';
+
+/** Completion of option values, by long option name (commander's choices are offered too). */
+export const OPTION_VALUES: Readonly<Record<string, CompletionValues>> = {
+  '--extension': 'extensions',
+  '--target': 'targets',
+  '--runtime': 'runtimes',
+  '--filesystem': FILESYSTEMS.map((f) => ({ value: f.value, description: f.description })),
   '--sdk-arch': SDK_ARCH_VALUES,
+  '--config': 'files',
+  '--out': 'dirs',
+  '--volume': 'dirs',
+};
+
+/** Completion of positional arguments, by their name in the usage line (commander's choices are offered too). */
+export const ARGUMENT_VALUES: Readonly<Record<string, CompletionValues>> = {
+  NAME: 'extensions',
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
+
+const RUNTIME_HELP =
+  'runtime, as under runtimes: in avocado.yaml (default: $AVOCADO_RUNTIME, then default_runtime, then the only runtime): its sysroot <volume>/<target>/runtimes/<RUNTIME>/extensions/<NAME>/ when the Avocado CLI made one, its target_board, {{ avocado.runtime }}';
+
+const RUNTIME_TEXT = `
+Runtime (-r, else $AVOCADO_RUNTIME, else default_runtime, else the only one under runtimes:; as
+the Avocado CLI, a project without runtimes: but with default_target and a top-level rootfs,
+initramfs or kernel has the runtime 'default'): an unknown one is an error listing those defined.
+With a runtime, the sysroot is <volume>/<target>/runtimes/<RUNTIME>/extensions/<NAME>/ when it
+exists (the Avocado CLI made it in runtime mode), else <volume>/<target>/extensions/<NAME>/;
+ext build, ext image and ext clean choose alike, and --verbose says which and why. An extension
+not listed in runtimes.<RUNTIME>.extensions gets a warning. Unlike the Avocado CLI, avocado does
+not require avocado.lock to list the target's rootfs ('avocado install') first.`;
 
 function extCommon(cmd: Command, opts: { several?: boolean } = {}): Command {
   if (opts.several)
@@ -64,6 +103,7 @@ function extCommon(cmd: Command, opts: { several?: boolean } = {}): Command {
       '--target-board <BOARD>',
       'board for {{ avocado.target.board }} in avocado.yaml (default: $AVOCADO_TARGET_BOARD, then the runtime\'s target_board, then default_target_board, then the target)',
     )
+    .option('-r, --runtime <RUNTIME>', RUNTIME_HELP)
     .option('-v, --verbose', 'say more: every path excluded or removed, each command run and its output, timings, and the stack of an error')
     .option('--strict', 'treat every warning as an error (exit 2), for CI')
     .option('--json', 'print one JSON object with the result on stdout');
@@ -111,7 +151,7 @@ ${EXIT_HELP}`);
     { several: true },
   )
     .addHelpText('after', `
-The sysroot <volume>/<target>/extensions/<NAME>/ becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
+The sysroot <volume>/<target>/extensions/<NAME>/ (or the runtime's, below) becomes <volume>/<target>/output/extensions/<NAME>-<version>.raw.
 Excluded: var/lib/rpm, var/lib/dnf, var/cache/dnf, dnf's logs, and the extension's var_files globs.
 Every entry is owned by root and stamped with source_date_epoch (default 0).
 
@@ -132,6 +172,7 @@ environment (unset: empty); shell operators (; | & > <) are refused. E.g.
 
 filesystem: values (--filesystem, else extensions.<NAME>.filesystem, else rootfs.filesystem, else squashfs):
 ${FILESYSTEM_HELP}
+${RUNTIME_TEXT}
 
 Examples:
   avocado ext image my-app
@@ -142,6 +183,7 @@ Examples:
   avocado ext image -C path/to/avocado.yaml my-app --json
   avocado ext image my-app --engine container --sdk-arch aarch64
   avocado ext image my-app --runs-on builder@build-host --nfs-port 12050
+  avocado ext image my-app -r dev        the sysroot of runtime dev, if the Avocado CLI made one
   AVOCADO_VOLUME=/srv/avocado avocado ext image my-app --verbose
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-image', args));
@@ -159,12 +201,14 @@ build removes what it wrote before and no longer writes (a file dropped from the
 confext release file when confext leaves types, the links of a dropped service), unless it was
 replaced since. Files it did not write (installed by the SDK's package manager) are never removed.
 Overlay files already in the sysroot as the overlay has them are not copied again.
+${RUNTIME_TEXT}
 
 Examples:
   avocado ext build my-app
   avocado ext build my-app -t qemux86-64 && avocado ext image my-app -t qemux86-64
   avocado ext build avocado-bsp-rpi5 -t raspberrypi5 --target-board rpi5
   avocado ext build my-app --verbose     list what was removed and why anything was kept
+  avocado ext build my-app -r dev        into runtime dev's sysroot, if the Avocado CLI made one
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-build', args));
 
@@ -178,7 +222,8 @@ Removes, for the target, what the extension has in the volume:
 as the Avocado CLI's ext clean does. Images of other extensions stay, even when their name
 starts with <NAME>- (e.g. <NAME>-extra-1.0.0.raw); copies made with --out are not touched.
 Each removal is printed; nothing to remove is not an error. A path that resolves outside the
-volume (through a symlink) is refused before anything is removed.
+volume (through a symlink) is refused before anything is removed. With a runtime (-r, as for
+ext build) the sysroot removed is the one ext build and ext image use.
 
 Examples:
   avocado ext clean my-app
@@ -194,9 +239,20 @@ ${EXIT_HELP}`)
     .addHelpText('after', `
 Examples:
   avocado completion bash > /etc/bash_completion.d/avocado
-  avocado completion zsh > "\${fpath[1]}/_avocado"
-  avocado completion fish > ~/.config/fish/completions/avocado.fish`)
+  avocado completion zsh > "\${fpath[1]}/_avocado"     then start a new shell
+  avocado completion fish > ~/.config/fish/completions/avocado.fish
+Completes commands, options, extension names, targets and runtimes of the nearest avocado.yaml
+(or of the -C/--config file already typed), and filesystem, engine and --sdk-arch values.`)
     .action((...args: unknown[]) => run('completion', args));
+
+  // Called by the completion scripts: prints candidates one per line, and nothing on any problem.
+  program
+    .command('__complete', { hidden: true })
+    .argument('[KIND]')
+    .option('--config <FILE>')
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action((...args: unknown[]) => run('complete', args));
 
   return program;
 }

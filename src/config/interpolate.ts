@@ -8,6 +8,7 @@
  * concerns, or on the value that used it, and reported only when a command reads that value
  * (Project.read). Real files carry many sections a command never reads; they cost nothing.
  */
+import { selectRuntime } from './runtime.js';
 import { dottedPath, nodeAt, type CMap, type CNode, type CScalar, type Issue, type Origin, type YamlPath } from './tree.js';
 
 export interface InterpolationContext {
@@ -16,6 +17,8 @@ export interface InterpolationContext {
   readonly target?: string;
   /** `--target-board`; the board's other sources are the environment and the file. */
   readonly targetBoard?: string;
+  /** `-r/--runtime`; the runtime's other sources are the environment and the file (runtime.ts). */
+  readonly runtime?: string;
 }
 
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
@@ -153,7 +156,7 @@ class Interpolator {
           const before = inner.issues.length;
           const runtime = this.runtime(inner);
           if (runtime !== undefined || inner.issues.length > before) return runtime;
-          return this.fail(inner, `'${full}' has no value: no runtime is selected`, 'set AVOCADO_RUNTIME or default_runtime, or define exactly one runtime under runtimes:');
+          return this.fail(inner, `'${full}' has no value: no runtime is selected`, 'pass -r/--runtime, set AVOCADO_RUNTIME or default_runtime, or define exactly one runtime under runtimes:');
         });
       case 'distro.release':
       case 'distro.version':
@@ -195,15 +198,9 @@ class Interpolator {
     );
   }
 
-  /** The runtime the Avocado CLI selects: AVOCADO_RUNTIME > default_runtime > the only one under runtimes:. */
+  /** The runtime in effect (runtime.ts), the one the Project reports and checks. */
   private runtime(site: Site): string | undefined {
-    const fromEnv = this.ctx.env.AVOCADO_RUNTIME;
-    if (fromEnv) return fromEnv;
-    const named = this.root.entries.get('default_runtime');
-    if (named && !(named.kind === 'scalar' && named.value === null)) return this.scalarValue(named, 'default_runtime', site);
-    const runtimes = this.root.entries.get('runtimes');
-    if (runtimes?.kind === 'map' && runtimes.entries.size === 1) return [...runtimes.entries.keys()][0];
-    return undefined;
+    return selectRuntime(this.root, { flag: this.ctx.runtime, env: this.ctx.env }, (node) => this.scalarValue(node, 'default_runtime', site))?.name;
   }
 
   /** extensions.<name> by the name as written or as its key interpolates. */

@@ -6,17 +6,18 @@
  * the problems found in a value (an unset variable, a missing config path) are reported when the
  * value is read, through `read()`, `extension()` or the getters, and each only once.
  */
-import { existsSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
+import { findConfigFile } from './find.js';
 import { DEFAULT_FILESYSTEM, filesystemInfo, type FilesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, UsageError, formatLocation, type ConfigLocation } from '../util/errors.js';
 import { configReferences, interpolateScalar, interpolateTree } from './interpolate.js';
 import { KNOWN_EXTENSION_KEYS, KNOWN_TOP_LEVEL_KEYS, READ_TOP_LEVEL_KEYS, closestKey, isOverrideKey } from './known-keys.js';
 import { applyTargetOverrides } from './overrides.js';
+import { definedRuntimes, runtimeExtensionNames, selectRuntime, type RuntimeSelection } from './runtime.js';
 import { EXTENSION_READ_KEYS, SAFE_NAME, extensionSchema, projectSchema, validate, type ExtensionType, type ProjectFields } from './schema.js';
 import { dottedPath, keyLocationOf, loadYamlFile, locationOf, nodeAt, type CMap, type CNode, type Issue, type YamlPath } from './tree.js';
 
-export const CONFIG_FILE_NAME = 'avocado.yaml';
+export { CONFIG_FILE_NAME, findConfigFile } from './find.js';
 
 export interface LoadOptions {
   /** `-C` as given (relative to cwd); undefined: search cwd and its parents. */
@@ -27,6 +28,8 @@ export interface LoadOptions {
   readonly target?: string;
   /** `--target-board`, for `{{ avocado.target.board }}`. */
   readonly targetBoard?: string;
+  /** `-r/--runtime`. */
+  readonly runtime?: string;
   readonly warn: (message: string) => void;
 }
 
@@ -107,6 +110,8 @@ export class Project {
     readonly root: CMap,
     readonly target: string,
     readonly targetSource: TargetSource,
+    /** The runtime in effect (runtime.ts), checked to be defined; undefined when none is. */
+    readonly runtime: RuntimeSelection | undefined,
     private readonly issues: IssueReporter,
   ) {}
 
@@ -117,12 +122,14 @@ export class Project {
 
   static async load(opts: LoadOptions): Promise<Project> {
     if (opts.targetBoard !== undefined && !opts.targetBoard) throw new UsageError('--target-board needs a non-empty value');
+    if (opts.runtime !== undefined && !opts.runtime) throw new UsageError('--runtime needs a non-empty value');
     const file = findConfigFile(opts);
     const raw = await loadYamlFile(file);
     const issues = new IssueReporter(opts.warn);
     const { target, source } = resolveTarget(raw, opts, file, issues);
-    const root = interpolateTree(raw, { env: opts.env, target, targetBoard: opts.targetBoard });
-    const project = new Project(file, root, target, source, issues);
+    const runtime = resolveRuntime(raw, opts, file, target, issues);
+    const root = interpolateTree(raw, { env: opts.env, target, targetBoard: opts.targetBoard, runtime: opts.runtime });
+    const project = new Project(file, root, target, source, runtime, issues);
     project.checkTopLevelKeys(raw);
     return project;
   }
@@ -306,6 +313,60 @@ export class Project {
     };
   }
 
+  /**
+   * The lines about the runtime for a command on extension `name`: the step line when a runtime
+   * is in effect; for ext build and ext image (`verb`: 'building', 'imaging') the warning when
+   * the extension is not in the runtime's `extensions` list, as the Avocado CLI gives it, and in
+   * verbose mode what the Avocado CLI does with a runtime that avocado does not; in verbose
+   * mode, why no runtime is in effect.
+   */
+  reportRuntime(name: string, verb: string | undefined, out: { step(line: string): void; warn(line: string): void; verbose(line: string): void }): void {
+    const rt = this.runtime;
+    if (!rt) {
+      const { names } = definedRuntimes(this.root);
+      out.verbose(
+        names.length > 1
+          ? `no runtime in effect: ${this.file} defines ${names.join(', ')} and none is chosen (-r, AVOCADO_RUNTIME or default_runtime)`
+          : `no runtime in effect: ${this.file} defines none`,
+      );
+      return;
+    }
+    out.step(`runtime ${rt.name} (from ${rt.source === 'implicit runtime' ? `the implicit runtime: ${this.file} has no runtimes:, and the Avocado CLI assumes '${rt.name}' when default_target and a top-level rootfs, initramfs or kernel are set` : rt.source})`);
+    if (verb === undefined) return;
+    out.verbose(
+      `with a runtime the Avocado CLI also requires avocado.lock to list the target's rootfs ('avocado install' first); avocado does not read avocado.lock, the runtime chooses the sysroot and {{ avocado.runtime }} only`,
+    );
+    if (rt.implicit) {
+      out.verbose(`runtime ${rt.name} is implicit and lists no extensions: membership of ${name} not checked`);
+      return;
+    }
+    const members = this.runtimeExtensions(rt.name, out.warn);
+    if (!members.names.includes(name))
+      out.warn(
+        `${formatLocation(members.location)}: extension '${name}' is not a member of runtime '${rt.name}'; ${verb} it standalone: add it to runtimes.${rt.name}.extensions to include it in the runtime`,
+      );
+  }
+
+  /**
+   * `runtimes.<rt>.extensions` with the target's overrides. Only that list is read (its problems
+   * reported): the rest of the runtime is the Avocado SDK's business.
+   */
+  private runtimeExtensions(rt: string, warn: (line: string) => void): { names: readonly string[]; location: ConfigLocation } {
+    const node = nodeAt(this.root, ['runtimes', rt]);
+    const fallback: ConfigLocation = { file: this.file, yamlPath: `runtimes.${rt}` };
+    if (node?.kind !== 'map') return { names: [], location: node ? locationOf(node, fallback) : fallback };
+    const merged = applyTargetOverrides(node, { target: this.target, warn, where: `runtimes.${rt}` });
+    const list = merged.entries.get('extensions');
+    if (!list || (list.kind === 'scalar' && list.value === null)) return { names: [], location: keyLocationOf(node) };
+    const found: Issue[] = [];
+    collectBelow(list, found, true);
+    this.issues.report(found);
+    const { names, bad } = runtimeExtensionNames(list);
+    for (const b of bad)
+      warn(`${formatLocation(locationOf(b, fallback))}: not an extension name or a mapping of one name to its options (- app: {enabled: false}); ignored, as the Avocado CLI ignores it`);
+    return { names, location: locationOf(list, fallback) };
+  }
+
   private unknownExtension(name: string): ConfigError {
     // `ext:` is what older avocado.yaml files (and the Rust CLI's examples) call extensions:.
     const legacy = this.root.entries.get('ext');
@@ -375,20 +436,6 @@ function collectBelow(node: CNode, out: Issue[], self = false): void {
   else if (node.kind === 'map') for (const v of node.entries.values()) collectBelow(v, out, true);
 }
 
-export function findConfigFile(opts: Pick<LoadOptions, 'configPath' | 'cwd'>): string {
-  if (opts.configPath !== undefined) return resolve(opts.cwd, opts.configPath);
-  for (let dir = resolve(opts.cwd); ; dir = dirname(dir)) {
-    const candidate = join(dir, CONFIG_FILE_NAME);
-    if (existsSync(candidate)) return candidate;
-    if (dirname(dir) === dir) break;
-  }
-  throw new ConfigError(
-    `no ${CONFIG_FILE_NAME} in ${opts.cwd} or any directory above it`,
-    undefined,
-    'run avocado in the project directory or pass -C <path/to/avocado.yaml>',
-  );
-}
-
 /** -t/--target > AVOCADO_TARGET > default_target (interpolated; `{{ avocado.target }}` cannot be used in it). */
 function resolveTarget(raw: CMap, opts: LoadOptions, file: string, issues: IssueReporter): { target: string; source: TargetSource } {
   let target: string | undefined;
@@ -433,4 +480,35 @@ function resolveTarget(raw: CMap, opts: LoadOptions, file: string, issues: Issue
       location,
     );
   return { target, source };
+}
+
+/**
+ * The runtime in effect (runtime.ts), which must be one the file defines: the Avocado CLI
+ * silently drops an unknown one and builds without a runtime; avocado says so and stops.
+ */
+function resolveRuntime(raw: CMap, opts: LoadOptions, file: string, target: string, issues: IssueReporter): RuntimeSelection | undefined {
+  let location: ConfigLocation | undefined;
+  const selected = selectRuntime(raw, { flag: opts.runtime, env: opts.env }, (node) => {
+    location = locationOf(node, { file });
+    const value = interpolateScalar(raw, { env: opts.env, target, targetBoard: opts.targetBoard, runtime: opts.runtime }, node);
+    issues.report(value.issues ?? []);
+    return typeof value.value === 'string' ? value.value : String(value.value);
+  });
+  if (!selected) return undefined;
+  const where = selected.source === 'default_runtime' ? location : undefined;
+  const { names } = definedRuntimes(raw);
+  if (!names.includes(selected.name)) {
+    const guess = closestKey(selected.name, names);
+    const undo = selected.source === '-r' ? 'fix -r/--runtime' : selected.source === 'AVOCADO_RUNTIME' ? 'fix or unset AVOCADO_RUNTIME' : 'fix default_runtime';
+    throw new ConfigError(
+      `runtime '${selected.name}' (from ${selected.source}) is not defined in ${file}`,
+      where,
+      names.length
+        ? `${guess ? `did you mean '${guess}'? ` : ''}runtimes defined: ${names.join(', ')}`
+        : `the file defines no runtimes: ${undo}, or add it under runtimes:`,
+    );
+  }
+  if (!SAFE_NAME.test(selected.name))
+    throw new ConfigError(`runtime name '${selected.name}' cannot be used as a directory name; use letters, digits and . _ + - @`, where ?? { file, yamlPath: `runtimes.${selected.name}` });
+  return selected;
 }

@@ -95,7 +95,12 @@ export class ContainerEngine implements Engine {
           AVOCADO_TARGET: target,
           AVOCADO_SDK_TARGET: target,
           AVOCADO_PREFIX: prefix,
-          AVOCADO_EXT_SYSROOTS: `${prefix}/extensions`,
+          // As the Avocado CLI's SDK environment, and so that $AVOCADO_EXT_SYSROOTS/<ext> is the sysroot imaged.
+          AVOCADO_EXT_SYSROOTS:
+            this.project.runtime && dirname(req.tree.dir) === this.volume.runtimeExtensionsDir(target, this.project.runtime.name)
+              ? `${prefix}/runtimes/${this.project.runtime.name}/extensions`
+              : `${prefix}/extensions`,
+          ...(this.project.runtime ? { AVOCADO_RUNTIME: this.project.runtime.name } : {}),
           AVOCADO_SRC_DIR: PROJECT_MOUNT,
           AVOCADO_SDK_IMAGE: image,
           AVOCADO_DNF_ARGS: this.settings.dnfArgs.join(' '),

@@ -27,6 +27,8 @@ export interface CleanedPath {
 export interface ExtCleanResult {
   readonly extension: string;
   readonly target: string;
+  /** The runtime in effect, if any, and where it came from. */
+  readonly runtime?: { readonly name: string; readonly source: string };
   readonly volume: string;
   readonly removed: readonly CleanedPath[];
 }
@@ -52,7 +54,9 @@ export async function cleanExtension(opts: { project: Project; volume: Volume; e
     const entries = st.kind === 'directory' ? await walkBelow(path, '').then((l) => l.length, () => undefined) : undefined;
     found.push({ path, what, ...(entries !== undefined ? { entries } : {}) });
   };
-  await add(volume.sysroot(target, name), 'sysroot');
+  project.reportRuntime(name, undefined, { step: (l) => reporter.step(l), warn: (l) => reporter.warn(l), verbose: (l) => reporter.verbose(l) });
+  const sysroot = await volume.extensionSysroot(target, name, project.runtime?.name, { verbose: (l) => reporter.verbose(l), warn: (l) => reporter.warn(l) });
+  await add(sysroot.path, 'sysroot');
   const outDir = volume.outputDir(target);
   for (const file of (await readdir(outDir).catch(() => [] as string[])).sort())
     if (file.startsWith(`${name}-`) && file.endsWith('.raw') && isSemver(file.slice(name.length + 1, -'.raw'.length)))
@@ -80,7 +84,8 @@ export async function cleanExtension(opts: { project: Project; volume: Volume; e
   }
   // The record's directory goes once it holds no other extension's record.
   await rmdir(dirname(volume.buildRecord(target, name))).catch(() => undefined);
-  return { extension: name, target, volume: volume.root, removed };
+  const runtime = project.runtime && { name: project.runtime.name, source: project.runtime.source };
+  return { extension: name, target, ...(runtime ? { runtime } : {}), volume: volume.root, removed };
 }
 
 /**

@@ -4,6 +4,7 @@
  * checked first (plan.ts), then written; what was written is recorded next to the sysroot
  * (record.ts), so the next build removes what this one wrote and that build no longer writes.
  */
+import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { isSemver, type ExtensionType } from '../config/schema.js';
@@ -21,7 +22,11 @@ export interface ExtBuildResult {
   readonly extension: string;
   readonly version: string;
   readonly target: string;
+  /** The runtime in effect, if any, and where it came from. */
+  readonly runtime?: { readonly name: string; readonly source: string };
   readonly sysroot: string;
+  /** Which sysroot: `runtime` (<target>/runtimes/<rt>/extensions/<ext>) or `legacy` (<target>/extensions/<ext>). */
+  readonly sysrootScope: 'runtime' | 'legacy';
   /** entries: what the overlay holds; copied + unchanged = entries. */
   readonly overlay?: { dir: string; mode: string; entries: number; copied: number; unchanged: number };
   readonly releaseFiles: readonly string[];
@@ -54,9 +59,10 @@ export async function buildExtension(opts: {
   };
   const ext = project.extension(opts.extension);
   const target = project.target;
-  const sysroot = volume.sysroot(target, ext.name);
   const recordFile = volume.buildRecord(target, ext.name);
   reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
+  project.reportRuntime(ext.name, 'building', { step: (l) => reporter.step(l), warn, verbose: (l) => reporter.verbose(l) });
+  const { path: sysroot, scope: sysrootScope } = await volume.extensionSysroot(target, ext.name, project.runtime?.name, { verbose: (l) => reporter.verbose(l), warn });
   if (ext.sdkOnly.length)
     warn(`${ext.sdkOnly.join(', ')} configured: installing packages and running SDK steps needs the Avocado SDK and is not done here; only the overlay and release files are written`);
 
@@ -67,6 +73,11 @@ export async function buildExtension(opts: {
   } catch (e) {
     if (!(e instanceof UnreadableRecordError)) throw e;
     warn(`${e.message}: ignored, so nothing an earlier build wrote is removed this time; 'avocado ext clean ${ext.name}' then 'avocado ext build ${ext.name}' starts afresh`);
+  }
+  if (previous && (await isOtherSysroot(previous.sysroot, sysroot))) {
+    // Another sysroot (another runtime's, or the legacy one): its paths say nothing of this one.
+    warn(`${recordFile} records a build into ${previous.sysroot}, not ${sysroot}: not applied, so nothing an earlier build wrote is removed from ${sysroot} this time`);
+    previous = undefined;
   }
   const overlay = ext.overlay ? await readOverlay(resolve(project.sourceDir, ext.overlay.dir), ext.overlay) : undefined;
   const plan = new SysrootPlan(sysroot, previous);
@@ -125,7 +136,9 @@ export async function buildExtension(opts: {
     extension: ext.name,
     version: ext.version,
     target,
+    ...(project.runtime ? { runtime: { name: project.runtime.name, source: project.runtime.source } } : {}),
     sysroot,
+    sysrootScope,
     overlay: overlayResult,
     releaseFiles,
     removedReleaseFiles: removed.filter((p) => released.has(p)),
@@ -135,6 +148,19 @@ export async function buildExtension(opts: {
     record: recordFile,
     warnings,
   };
+}
+
+/**
+ * The recorded sysroot is another directory that still exists (the runtime-scoped one and the
+ * legacy one, or two runtimes'). One that is gone (the volume moved) is taken as this one, as
+ * before: each recorded path is checked against its inode anyway.
+ */
+async function isOtherSysroot(recorded: string, current: string): Promise<boolean> {
+  if (recorded === current) return false;
+  const was = await stat(recorded).catch(() => undefined);
+  if (!was) return false;
+  const now = await stat(current).catch(() => undefined);
+  return !now || was.dev !== now.dev || was.ino !== now.ino;
 }
 
 /** extension-release.NAME-<other semver> files: left over from builds of other versions. */

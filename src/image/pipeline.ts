@@ -138,7 +138,8 @@ export async function planImage(opts: ImageOptions): Promise<ImagePlan> {
   reporter.step(`extension ${ext.name} ${ext.version}, target ${target} (from ${project.targetSource}), types ${ext.types.join(', ')}`);
   reporter.step(`filesystem ${filesystem.value}: ${filesystem.description} (from ${filesystemSource})`);
 
-  const sysroot = volume.sysroot(target, ext.name);
+  project.reportRuntime(ext.name, 'imaging', { step: (l) => reporter.step(l), warn, verbose: (l) => reporter.verbose(l) });
+  const sysroot = (await volume.extensionSysroot(target, ext.name, project.runtime?.name, { verbose: (l) => reporter.verbose(l), warn })).path;
   reporter.step(`walking ${sysroot}`);
   const exclusions = new Exclusions(ext.varFiles);
   const { tree, excluded } = await walkSysroot(sysroot, exclusions, sysrootHint(ext.name, target));

@@ -1,19 +1,33 @@
 /**
  * The state directory, laid out like the Avocado CLI's Docker volume at /opt/_avocado:
  *   <root>/<target>/extensions/<ext>/                   extension sysroot
+ *   <root>/<target>/runtimes/<rt>/extensions/<ext>/     the sysroot the Avocado CLI makes for runtime <rt>
  *   <root>/<target>/output/extensions/<ext>-<ver>.raw   image
  *   <root>/<target>/.avocado-ext/<ext>.build.json       what ext build wrote into the sysroot (ours only)
  * Chosen in this order: `--volume`, AVOCADO_VOLUME, the named volume of a project set up by the
  * Rust CLI (`.avocado-state`), else `_avocado/` next to avocado.yaml (which ignores itself for git).
  */
 import { constants } from 'node:fs';
-import { access, mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { access, lstat, mkdir, readlink, stat, writeFile } from 'node:fs/promises';
+import { isAbsolute, join, posix, resolve } from 'node:path';
 import { ContainerTool } from '../container/tool.js';
 import { ConfigError } from '../util/errors.js';
 import { readAvocadoState } from './avocado-state.js';
 
 export const DEFAULT_VOLUME_DIR = '_avocado';
+
+/** Where the Avocado CLI mounts its volume in the SDK container (and where its own symlinks point). */
+export const CONTAINER_VOLUME_ROOT = '/opt/_avocado';
+
+/** The extension sysroot the commands use, and why that one (for --verbose). */
+export interface SysrootChoice {
+  readonly path: string;
+  /** `runtime`: `<target>/runtimes/<rt>/extensions/<ext>/`; `legacy`: `<target>/extensions/<ext>/`. */
+  readonly scope: 'runtime' | 'legacy';
+  readonly reason: string;
+  /** Another directory that also holds a sysroot of the extension and is not used. */
+  readonly unused?: string;
+}
 
 export type VolumeSource = '--volume' | 'AVOCADO_VOLUME' | '.avocado-state' | 'project';
 
@@ -84,8 +98,57 @@ export class Volume {
     return join(this.root, target);
   }
 
+  /** The legacy sysroot path `<target>/extensions/<ext>`, as written (see extensionSysroot). */
   sysroot(target: string, extension: string): string {
     return join(this.root, target, 'extensions', extension);
+  }
+
+  /** `<target>/runtimes/<rt>/extensions`: the Avocado CLI's $AVOCADO_EXT_SYSROOTS for runtime <rt>. */
+  runtimeExtensionsDir(target: string, runtime: string): string {
+    return join(this.root, target, 'runtimes', runtime, 'extensions');
+  }
+
+  /**
+   * The one place the extension's sysroot is chosen, so that ext build, ext image and ext clean
+   * always agree. With a runtime in effect and `<target>/runtimes/<rt>/extensions/<ext>/`
+   * present (the Avocado CLI installed or built it in runtime mode), that one; otherwise the
+   * legacy `<target>/extensions/<ext>/`. The Avocado CLI makes `<target>/extensions` a symlink to
+   * /opt/_avocado/<target>/runtimes/<rt>/extensions, its path in the SDK container: read here,
+   * that link is followed inside this volume. `out` gets the reason (verbose) and a warning when
+   * the other location holds a sysroot of the extension too.
+   */
+  async extensionSysroot(target: string, extension: string, runtime?: string, out?: { verbose(line: string): void; warn(line: string): void }): Promise<SysrootChoice> {
+    const choice = await this.chooseSysroot(target, extension, runtime);
+    out?.verbose(choice.reason);
+    if (choice.unused) out?.warn(`${choice.unused} holds a sysroot of ${extension} too; it is not used while runtime ${runtime} is in effect (its sysroot is ${choice.path})`);
+    return choice;
+  }
+
+  private async chooseSysroot(target: string, extension: string, runtime?: string): Promise<SysrootChoice> {
+    const legacyDir = join(this.root, target, 'extensions');
+    const link = await this.containerLink(legacyDir);
+    const legacy = join(link?.dir ?? legacyDir, extension);
+    const legacyWhy = link ? `${legacyDir} is the Avocado CLI's link to ${link.target}, which is ${link.dir} here` : undefined;
+    if (runtime !== undefined) {
+      const scoped = join(this.runtimeExtensionsDir(target, runtime), extension);
+      if (await isDirectory(scoped)) {
+        const other = !link && (await isDirectory(legacy)) && !(await sameDirectory(legacy, scoped)) ? legacy : undefined;
+        return { path: scoped, scope: 'runtime', reason: `sysroot ${scoped}: runtime ${runtime} is in effect and has one (made by the Avocado CLI)`, ...(other ? { unused: other } : {}) };
+      }
+      return { path: legacy, scope: 'legacy', reason: `sysroot ${legacy}: runtime ${runtime} has none at ${scoped}, so the legacy one${legacyWhy ? `; ${legacyWhy}` : ''}` };
+    }
+    return { path: legacy, scope: 'legacy', reason: `sysroot ${legacy}: no runtime in effect${legacyWhy ? `; ${legacyWhy}` : ''}` };
+  }
+
+  /** `dir` when it is a symlink to an absolute path under /opt/_avocado: that path in this volume. */
+  private async containerLink(dir: string): Promise<{ target: string; dir: string } | undefined> {
+    const st = await lstat(dir).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return undefined;
+    const target = await readlink(dir);
+    if (!isAbsolute(target) || !target.startsWith(`${CONTAINER_VOLUME_ROOT}/`)) return undefined;
+    const rel = posix.normalize(target.slice(CONTAINER_VOLUME_ROOT.length + 1));
+    if (rel.startsWith('..')) return undefined;
+    return { target, dir: join(this.root, rel) };
   }
 
   /**
@@ -123,4 +186,13 @@ export class Volume {
 
 function ignoreExists(e: NodeJS.ErrnoException): void {
   if (e.code !== 'EEXIST') throw e;
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  return (await stat(path).catch(() => undefined))?.isDirectory() === true;
+}
+
+async function sameDirectory(a: string, b: string): Promise<boolean> {
+  const [x, y] = await Promise.all([stat(a), stat(b)]);
+  return x.dev === y.dev && x.ino === y.ino;
 }

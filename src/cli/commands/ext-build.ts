@@ -22,10 +22,11 @@ export default async function extBuild(ctx: CommandContext, args: unknown[]): Pr
   );
 }
 
-/** The `ext image` command for the same project, target and volume, as the user would type it. */
+/** The `ext image` command for the same project, target, runtime and volume, as the user would type it. */
 export function nextCommand(extension: string, opts: ExtCommonOptions): string {
   const words = ['avocado', ...(opts.volume !== undefined ? ['--volume', opts.volume] : []), 'ext', 'image', extension];
   if (opts.target !== undefined) words.push('-t', opts.target);
+  if (opts.runtime !== undefined) words.push('-r', opts.runtime);
   if (opts.config !== undefined) words.push('-C', opts.config);
   return quote(words);
 }

@@ -114,6 +114,7 @@ export async function loadProject(ctx: CommandContext, opts: ExtCommonOptions, r
     env: ctx.env,
     target: opts.target,
     targetBoard: opts.targetBoard,
+    runtime: opts.runtime,
     warn: (m) => reporter.warn(m),
   });
   const volume = await Volume.locate({ flag: opts.volume, env: ctx.env, cwd: ctx.cwd, projectDir: project.dir, warn: (m) => reporter.warn(m) });
