@@ -256,3 +256,20 @@ describe('progress', () => {
     assert.match(err.text, /\r\x1b\[2K› next\n$/);
   });
 });
+
+describe('ext image with a runtime', () => {
+  it('--json names the runtime in effect; the hint for a missing sysroot keeps -r', () => {
+    const p = new TestProject(`default_target: t\nruntimes:\n  dev:\n    extensions: [a]\n  prod:\n    extensions: [a]\nextensions:\n  a:\n    version: "1.0.0"\n    types: [sysext]\n`);
+    try {
+      const missing = p.run(['ext', 'image', 'a', '-r', 'dev']);
+      assert.equal(missing.code, 2, missing.stderr);
+      assert.match(missing.stderr, /create it with 'avocado ext build a -t t -r dev'/);
+      writeReleaseFiles(p.makeSysroot('t', 'a'), 'a-1.0.0', ['sysext']);
+      const r = p.run(['ext', 'image', 'a', '--dry-run', '--json'], { AVOCADO_RUNTIME: 'prod' });
+      assert.equal(r.code, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout).runtime, { name: 'prod', source: 'AVOCADO_RUNTIME' });
+    } finally {
+      p.remove();
+    }
+  });
+});

@@ -47,6 +47,8 @@ export interface ImagePlan {
   readonly extension: string;
   readonly version: string;
   readonly target: string;
+  /** The runtime in effect (`-r`, AVOCADO_RUNTIME, …), if any. */
+  readonly runtime?: { readonly name: string; readonly source: string };
   readonly types: readonly string[];
   readonly filesystem: FilesystemInfo;
   readonly filesystemSource: string;
@@ -67,6 +69,7 @@ export function describePlan(plan: ImagePlan) {
     extension: plan.extension,
     version: plan.version,
     target: plan.target,
+    ...(plan.runtime ? { runtime: plan.runtime } : {}),
     types: plan.types,
     filesystem: plan.filesystem.value,
     filesystemSource: plan.filesystemSource,
@@ -121,8 +124,8 @@ async function checkComplete(path: string, family: FilesystemFamily, tool: strin
   );
 }
 
-export function sysrootHint(ext: string, target: string): string {
-  return `create it with 'avocado ext build ${ext} -t ${target}' (overlay and release files); its packages are installed by the Rust Avocado CLI, which also installs a command named avocado ('avocado ext install ${ext}' with that tool; avocado-ext has no ext install)`;
+export function sysrootHint(ext: string, target: string, runtime?: string): string {
+  return `create it with 'avocado ext build ${ext} -t ${target}${runtime ? ` -r ${runtime}` : ''}' (overlay and release files); its packages are installed by the Rust Avocado CLI, which also installs a command named avocado ('avocado ext install ${ext}' with that tool; avocado-ext has no ext install)`;
 }
 
 /** Resolves, walks, excludes and checks: everything but writing. Reports steps and warnings. */
@@ -142,7 +145,7 @@ export async function planImage(opts: ImageOptions): Promise<ImagePlan> {
   const sysroot = (await volume.extensionSysroot(target, ext.name, project.runtime?.name, { verbose: (l) => reporter.verbose(l), warn })).path;
   reporter.step(`walking ${sysroot}`);
   const exclusions = new Exclusions(ext.varFiles);
-  const { tree, excluded } = await walkSysroot(sysroot, exclusions, sysrootHint(ext.name, target));
+  const { tree, excluded } = await walkSysroot(sysroot, exclusions, sysrootHint(ext.name, target, project.runtime && !project.runtime.implicit ? project.runtime.name : undefined));
   for (const rule of exclusions.unmatched()) warn(`${formatLocation(rule.location!)}: var_files pattern '${rule.pattern}' matches nothing in the sysroot`);
   for (const rule of exclusions.rules)
     if (rule.location && rule.matches && !/^var(\/|$)/.test(rule.glob) && !rule.glob.startsWith('**'))
@@ -156,6 +159,7 @@ export async function planImage(opts: ImageOptions): Promise<ImagePlan> {
     extension: ext.name,
     version: ext.version,
     target,
+    ...(project.runtime ? { runtime: { name: project.runtime.name, source: project.runtime.source } } : {}),
     types: ext.types,
     filesystem,
     filesystemSource,
