@@ -89,7 +89,8 @@ const CASES = (): Case[] => [
   { line: 'avocado ext build --runtime ', exactly: RUNTIMES },
   { line: 'avocado ext image --engine ', exactly: ['container', 'native', 'tools'] },
   { line: 'avocado ext image --sdk-arch a', exactly: ['aarch64', 'amd64', 'arm64'] },
-  { line: 'avocado ext image app ', exactly: [] },
+  { line: 'avocado ext image app ', exactly: EXTENSIONS }, // NAME...: more names
+  { line: 'avocado ext clean app ', exactly: [] },
   { line: 'avocado ext image --runs-on ', exactly: [] },
   { line: 'avocado ext image -t qemux86-64 ', exactly: EXTENSIONS },
   { line: `avocado ext image -C ${join(other.dir, 'avocado.yaml')} `, exactly: ['elsewhere'] },
@@ -277,7 +278,8 @@ describe('fish completion', { skip: hasTool('fish') ? undefined : 'needs fish (a
   for (const c of CASES()) it(`'${c.line}'`, () => check(offered(c.line), c, 'fish'));
   it('offers no subcommand after ext image, and shows descriptions', () => {
     assert.deepEqual(sorted(offered('avocado ext image ')), EXTENSIONS, 'no image/build/clean');
-    assert.deepEqual(sorted(offered('avocado ext build app ')), []);
+    assert.deepEqual(sorted(offered('avocado ext build app ')), EXTENSIONS, 'NAME...: more names, never subcommands');
+    assert.deepEqual(sorted(offered('avocado ext clean app ')), []);
     const subs = new Map(offeredWithDescriptions('avocado ext '));
     assert.equal(subs.get('image'), 'Create a squashfs or EROFS image from an extension sysroot');
     assert.equal(subs.get('clean'), 'Remove an extension\'s sysroot and images from the volume');
