@@ -142,7 +142,7 @@ describe('tools engine limits', { skip: missingTools('mkfs.erofs') }, () => {
       writeReleaseFiles(sysroot, 'corner-1.0.0');
       let r = p.run(['ext', 'image', 'corner', '--engine', 'tools']);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /mkfs\.erofs 1\.5 has no zstd compressor \(it has lz4hc, lz4\), which filesystem erofs-zst needs; install erofs-utils 1\.8 or newer/);
+      assert.match(r.stderr, /mkfs\.erofs 1\.5 has no zstd compressor \(it has lz4hc, lz4\), which filesystem erofs-zst needs; install erofs-utils 1\.8 or newer, built with libzstd \(Debian\/Ubuntu: apt-get install erofs-utils; Fedora: dnf install erofs-utils\); Debian 12 ships 1\.5, without it; or choose erofs-lz4, or the native engine\n/);
       p.writeConfig(yaml('erofs'));
       writeFileSync(join(sysroot, 'n'.repeat(255)), '');
       r = p.run(['ext', 'image', 'corner', '--engine', 'tools']);
