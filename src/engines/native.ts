@@ -15,7 +15,7 @@ export class NativeEngine implements Engine {
   constructor(_env: NodeJS.ProcessEnv = process.env) {}
 
   async prepare(req: BuildRequest): Promise<string> {
-    if (req.filesystem.family === 'erofs') return (await import('../formats/erofs/build.js')).describeErofsBuild(req);
+    if (req.filesystem.family === 'erofs') return (await import('./native-erofs.js')).describeErofsBuild(req);
     const codec = squashfsCodec(req.filesystem.compressor);
     // Load the compression library now, so that a missing one fails before any work.
     const { loadCodec } = await import('../compress/codec.js');
@@ -26,7 +26,7 @@ export class NativeEngine implements Engine {
   }
 
   async build(req: BuildRequest): Promise<void> {
-    if (req.filesystem.family === 'erofs') return (await import('../formats/erofs/build.js')).buildErofs(req);
+    if (req.filesystem.family === 'erofs') return (await import('./native-erofs.js')).buildErofs(req);
     const summary = await writeSquashfs(req.tree, req.output, {
       compressor: squashfsCodec(req.filesystem.compressor),
       time: req.sourceDateEpoch,

@@ -3,11 +3,11 @@
  * turned into writer options, the line the build prints, and the summary shown with --verbose.
  */
 import { availableParallelism } from 'node:os';
-import type { BuildRequest } from '../../engines/engine.js';
-import { BuildError } from '../../util/errors.js';
-import { EROFS_CLUSTER_SIZE } from '../filesystems.js';
-import { erofsCompression, type ErofsCompression } from './compression.js';
-import { writeErofs } from './writer.js';
+import type { BuildRequest } from './engine.js';
+import { BuildError } from '../util/errors.js';
+import { EROFS_CLUSTER_SIZE } from '../formats/filesystems.js';
+import { erofsCompression, type ErofsCompression } from '../formats/erofs/compression.js';
+import { writeErofs } from '../formats/erofs/writer.js';
 
 function compressionFor(req: BuildRequest): ErofsCompression | undefined {
   const c = req.filesystem.compressor;
@@ -29,7 +29,7 @@ export async function describeErofsBuild(req: BuildRequest): Promise<string> {
   }
   if (compression.compressor === 'zstd') {
     // Load the WebAssembly module now, so that a broken install fails before any work.
-    const { zstdWasm } = await import('../../compress/zstd.js');
+    const { zstdWasm } = await import('../compress/zstd.js');
     await zstdWasm().catch((e: Error) => {
       throw new BuildError(`cannot load the zstd compressor: ${e.message}`, 'reinstall avocado (npm install) so that its compression libraries are present');
     });
