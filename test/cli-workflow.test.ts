@@ -247,7 +247,7 @@ describe('progress', () => {
   it('on a TTY: a bar with rate and ETA, cleared before the next line', () => {
     let t = 0;
     const err = sink(true);
-    const r = new Reporter({ json: false, verbose: false, stderr: err as unknown as NodeJS.WriteStream, env: { TERM: 'xterm' }, now: () => t });
+    const r = new Reporter({ json: false, verbose: false, color: false, stderr: err as unknown as NodeJS.WriteStream, env: { TERM: 'xterm' }, now: () => t });
     r.progress(0, 1000);
     t = 2000;
     r.progress(500, 1000);

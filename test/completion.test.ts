@@ -37,24 +37,18 @@ const EXTENSIONS = ['app', 'bsp-qemux86-64'];
 const TARGETS = ['jetson', 'qemux86-64', 'raspberrypi4', 'rpi5'];
 const RUNTIMES = ['dev', 'prod'];
 
-let p: TestProject;
-let other: TestProject;
-let bin: string;
-let env: Record<string, string>;
-
-before(() => {
-  p = new TestProject(YAML, 'avocado-completion-');
-  // Things a file-name completion would offer: none of them may appear where a name is wanted.
-  writeFileSync(join(p.dir, 'notes.txt'), 'x');
-  mkdirSync(join(p.dir, 'subdir'));
-  other = new TestProject('extensions:\n  elsewhere: {version: "1.0.0"}\n', 'avocado-completion-other-');
-  // `avocado` on PATH, as installed.
-  bin = mkdtempSync(join(tmpdir(), 'avocado-completion-bin-'));
-  writeFileSync(join(bin, 'avocado'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`);
-  chmodSync(join(bin, 'avocado'), 0o755);
-  env = { ...(process.env as Record<string, string>), PATH: `${bin}:${process.env.PATH}` };
-  for (const k of Object.keys(env)) if (k.startsWith('AVOCADO_')) delete env[k];
-});
+// Made when the file loads: the cases below name these paths as the suites are defined.
+const p = new TestProject(YAML, 'avocado-completion-');
+// Things a file-name completion would offer: none of them may appear where a name is wanted.
+writeFileSync(join(p.dir, 'notes.txt'), 'x');
+mkdirSync(join(p.dir, 'subdir'));
+const other = new TestProject('extensions:\n  elsewhere: {version: "1.0.0"}\n', 'avocado-completion-other-');
+// `avocado` on PATH, as installed.
+const bin = mkdtempSync(join(tmpdir(), 'avocado-completion-bin-'));
+writeFileSync(join(bin, 'avocado'), `#!/bin/sh\nexec ${JSON.stringify(process.execPath)} ${JSON.stringify(CLI)} "$@"\n`);
+chmodSync(join(bin, 'avocado'), 0o755);
+const env: Record<string, string> = { ...(process.env as Record<string, string>), PATH: `${bin}:${process.env.PATH}` };
+for (const k of Object.keys(env)) if (k.startsWith('AVOCADO_')) delete env[k];
 after(() => {
   p.remove();
   other.remove();
