@@ -63,11 +63,6 @@ export class Reporter implements StepReporter {
     this.started = this.now();
   }
 
-  /** Columns for the final lines: the terminal's, else 120. */
-  get width(): number {
-    return Math.max(40, Math.min(this.err.columns ?? 120, 120));
-  }
-
   paint(style: Style, text: string): string {
     return this.color ? styleText(style, text) : text;
   }
@@ -163,7 +158,7 @@ function progressText(done: number, total: number | undefined, rate: number, lef
 }
 
 /** 75 → "1 min 15 s". */
-export function formatDuration(seconds: number): string {
+function formatDuration(seconds: number): string {
   const s = Math.round(seconds);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);

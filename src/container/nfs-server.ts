@@ -93,7 +93,7 @@ function configPath(path: string): string {
   return `"${path}"`;
 }
 
-export function ganeshaConfig(o: { address: string; port: number; exports: NfsExports; recovery: string }): string {
+function ganeshaConfig(o: { address: string; port: number; exports: NfsExports; recovery: string }): string {
   return `# written by avocado for one remote build
 LOG { Default_Log_Level = EVENT; }
 NFS_CORE_PARAM {
@@ -119,18 +119,15 @@ EXPORT_DEFAULTS {
   SecType = sys;
   Manage_Gids = false;
 }
-EXPORT {
-  Export_Id = 1;
-  Path = ${configPath(o.exports.src)};
-  Pseudo = "/src";
-  Access_Type = RO;
-  FSAL { Name = VFS; }
+${exportBlock(1, o.exports.src, '/src', 'RO')}${exportBlock(2, o.exports.state, '/state', 'RW')}`;
 }
-EXPORT {
-  Export_Id = 2;
-  Path = ${configPath(o.exports.state)};
-  Pseudo = "/state";
-  Access_Type = RW;
+
+function exportBlock(id: number, path: string, pseudo: string, access: 'RO' | 'RW'): string {
+  return `EXPORT {
+  Export_Id = ${id};
+  Path = ${configPath(path)};
+  Pseudo = "${pseudo}";
+  Access_Type = ${access};
   FSAL { Name = VFS; }
 }
 `;

@@ -25,12 +25,12 @@ const COMMON_OPTIONS = [
 ];
 
 /** `arg` as one word for a POSIX shell (and fish): plain when safe, else single-quoted. */
-export function shellQuote(arg: string): string {
+function shellQuote(arg: string): string {
   return /^[A-Za-z0-9_\/.,:=@%+-]+$/.test(arg) ? arg : `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 /** The command line the remote shell receives for `argv`. */
-export function remoteCommand(argv: readonly string[]): string {
+function remoteCommand(argv: readonly string[]): string {
   return argv.map(shellQuote).join(' ');
 }
 
@@ -106,18 +106,18 @@ export class SshConnection {
     return ['-S', this.socket, '-o', 'ControlMaster=no'];
   }
 
-  /** Runs `argv` on the remote host (each argument quoted), over the master connection. */
+  /** ssh's arguments for running `argv` on the remote host, each argument quoted, over the master connection. */
+  private commandArgs(argv: readonly string[]): string[] {
+    return [...this.socketOptions(), ...COMMON_OPTIONS, '-T', '--', this.destination, remoteCommand(argv)];
+  }
+
   run(argv: readonly string[], opts: ContainerRunOptions = {}): Promise<RunResult> {
-    return run('ssh', [...this.socketOptions(), ...COMMON_OPTIONS, '-T', '--', this.destination, remoteCommand(argv)], { env: this.env, ...opts });
+    return run('ssh', this.commandArgs(argv), { env: this.env, ...opts });
   }
 
   /** `run` for clean-up at exit: synchronous, bounded, outcome ignored. */
   runSync(argv: readonly string[]): void {
-    spawnSync('ssh', [...this.socketOptions(), ...COMMON_OPTIONS, '-T', '--', this.destination, remoteCommand(argv)], {
-      env: this.env,
-      stdio: 'ignore',
-      timeout: EXIT_CLEANUP_TIMEOUT_MS,
-    });
+    spawnSync('ssh', this.commandArgs(argv), { env: this.env, stdio: 'ignore', timeout: EXIT_CLEANUP_TIMEOUT_MS });
   }
 
   /** Closes the master connection (and its socket). */

@@ -52,11 +52,6 @@ export function ociArch(name: string): string {
   }
 }
 
-/** `AVOCADO_BINFMT_DIR` exists for tests, which cannot unregister the host's real handlers. */
-export function binfmtDir(env: Readonly<Record<string, string | undefined>>): string {
-  return env.AVOCADO_BINFMT_DIR ?? '/proc/sys/fs/binfmt_misc';
-}
-
 /** The first line of a binfmt_misc handler file says `enabled` or `disabled`. */
 export function handlerEnabled(text: string): boolean {
   return text.split('\n')[0]?.trim() === 'enabled';
@@ -114,7 +109,8 @@ export class ContainerTool implements ContainerRunner {
   }
 
   async emulation(handler: string): Promise<{ enabled: boolean; dir: string }> {
-    const dir = binfmtDir(this.env);
+    // AVOCADO_BINFMT_DIR exists for tests, which cannot unregister the host's real handlers.
+    const dir = this.env.AVOCADO_BINFMT_DIR ?? '/proc/sys/fs/binfmt_misc';
     const text = await readFile(join(dir, handler), 'utf8').catch(() => '');
     return { enabled: handlerEnabled(text), dir };
   }
