@@ -58,7 +58,7 @@ console.log('| corpus | filesystem | ours wall s | mkfs.erofs wall s | wall rati
 console.log('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 const summarize = (rs: Run[]) => ({ wall: median(rs.map((r) => r.wall)), rss: median(rs.map((r) => r.rssKiB)), size: rs[0]!.size });
 // As root, our images are mounted and compared with the corpus (snapshot taken once per corpus).
-const verify = process.getuid?.() === 0 ? await import('../test/erofs-helpers.js') : undefined;
+const verify = process.getuid?.() === 0 ? await import('../test/helpers/erofs.js') : undefined;
 const { snapshotTree } = await import('../test/helpers/tree.js');
 for (const name of values.corpus.split(',')) {
   const src = corpusDir(values.work, name);

@@ -57,7 +57,7 @@ for (const corpus of values.corpus.split(',')) {
 }
 
 if (values.random) {
-  const { makeRandomTree, verifyImageAgainst } = await import('../test/squashfs-helpers.js');
+  const { makeRandomTree, verifyImageAgainst } = await import('../test/helpers/squashfs.js');
   const dir = join(values.work, 'random-large');
   rmSync(dir, { recursive: true, force: true });
   const stats = makeRandomTree(dir, { seed: 20240601, entries: 20_000, maxFileSize: 3 << 20 });

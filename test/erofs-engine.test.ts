@@ -20,7 +20,7 @@ import { pseudoRandom, writeReleaseFiles } from './helpers/corner-tree.js';
 import { withMountedImage } from './helpers/mount.js';
 import { TestProject } from './helpers/project.js';
 import { cannotMount, missingTools } from './helpers/system.js';
-import { decodeSuperblock } from './erofs-helpers.js';
+import { decodeSuperblock } from './helpers/erofs.js';
 
 let dir: string;
 before(() => {

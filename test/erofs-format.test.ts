@@ -2,7 +2,7 @@
  * Golden bytes for each on-disk structure the EROFS writer encodes, written out field by field
  * from the format (the kernel's fs/erofs/erofs_fs.h), then the same encoders checked against what
  * mkfs.erofs 1.5 writes for the same input: its superblock and checksum, inodes, directories and
- * compressed-file indexes are decoded by the independent reader in erofs-helpers.ts and encoded
+ * compressed-file indexes are decoded by the independent reader in helpers/erofs.ts and encoded
  * again with our functions, which must give mkfs.erofs's bytes.
  */
 import assert from 'node:assert/strict';
@@ -14,12 +14,13 @@ import { after, before, describe, it } from 'node:test';
 import { encodeCompressionMap, compressionMapSize, lclusterIndexes } from '../src/formats/erofs/compression-map.js';
 import { crc32c } from '../src/formats/erofs/crc32c.js';
 import { DOT, DOTDOT, directorySize, encodeDirectory, withDots, type Dirent } from '../src/formats/erofs/directory.js';
-import { encodeInode, encodeRdev, needsExtendedInode } from '../src/formats/erofs/inode.js';
+import { encodeRdev } from '../src/formats/entry-limits.js';
+import { encodeInode, needsExtendedInode } from '../src/formats/erofs/inode.js';
 import { MetadataLayout, nidAt } from '../src/formats/erofs/metadata-layout.js';
 import { encodeCompressionConfigs, encodeSuperblock, lz4Config, sealBlockZero, zstdConfig } from '../src/formats/erofs/superblock.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
 import { missingTools } from './helpers/system.js';
-import { BLOCK, decodeCompressedFile, decodeDirectory, decodeSuperblock, flatData, walkImage } from './erofs-helpers.js';
+import { BLOCK, decodeCompressedFile, decodeDirectory, decodeSuperblock, flatData, walkImage } from './helpers/erofs.js';
 
 /** Hex with spaces and comments allowed, for readable goldens. */
 const hex = (s: string) => Buffer.from(s.replace(/#[^\n]*/g, '').replace(/\s+/g, ''), 'hex');

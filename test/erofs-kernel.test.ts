@@ -21,8 +21,8 @@ import { walkSysroot } from '../src/sysroot/walk.js';
 import { makeCornerTree, pseudoRandom, pseudoText } from './helpers/corner-tree.js';
 import { cannotMount, missingTools } from './helpers/system.js';
 import { compareTrees, snapshotTree, type TreeSnapshot } from './helpers/tree.js';
-import { makeRandomTree } from './squashfs-helpers.js';
-import { verifyErofsAgainst, walkImage } from './erofs-helpers.js';
+import { makeRandomTree } from './helpers/squashfs.js';
+import { verifyErofsAgainst, walkImage } from './helpers/erofs.js';
 
 const T = 1700000000;
 

@@ -11,10 +11,11 @@ import { describe, it } from 'node:test';
 import { lastLiteralsFitting, lastLiteralsSize, sequenceSize, writeLastLiterals, writeSequence } from '../src/compress/lz4/block.js';
 import { DEFAULT_ATTEMPTS, Lz4FixedOutputEncoder } from '../src/compress/lz4/fixed-output.js';
 import { Lz4OptimalEncoder } from '../src/compress/lz4/optimal.js';
-import { ClusterPacker, packWithSecondPass, unpackClusters, type FixedOutputCompressor } from '../src/formats/erofs/clusters.js';
+import type { FixedOutputCompressor } from '../src/compress/fixed-output.js';
+import { ClusterPacker, packWithSecondPass, unpackClusters } from '../src/formats/erofs/clusters.js';
 import { clusterOptions, LZ4_ATTEMPTS, LZ4_SECOND_PASS } from '../src/formats/erofs/compression.js';
 import { pseudoRandom, pseudoText } from './helpers/corner-tree.js';
-import { decodeLz4Block } from './erofs-helpers.js';
+import { decodeLz4Block } from './helpers/erofs.js';
 
 const lz4napi = createRequire(import.meta.url)('lz4-napi') as { uncompressSync(data: Uint8Array): Buffer };
 

@@ -16,7 +16,7 @@ import { after, describe, it } from 'node:test';
 import { FILESYSTEMS } from '../src/formats/filesystems.js';
 import { makeCornerTree, pseudoText, writeReleaseFiles } from './helpers/corner-tree.js';
 import { CLI, REPO } from './helpers/project.js';
-import { makeRandomTree } from './squashfs-helpers.js';
+import { makeRandomTree } from './helpers/squashfs.js';
 
 const NODES = (process.env.AVOCADO_TEST_NODES ?? '').split(delimiter).filter(Boolean);
 const skip = NODES.length ? undefined : 'set AVOCADO_TEST_NODES to other Node binaries, ":"-separated (.ci/run installs Node 22 and 24)';

@@ -2,7 +2,7 @@
  * Golden bytes for each on-disk structure the squashfs writer encodes, written out field by field
  * from the format (kernel fs/squashfs/squashfs_fs.h), and a structural comparison with what
  * mksquashfs 4.5.1 writes for the same tree, decoded by the independent reader in
- * squashfs-helpers.ts.
+ * helpers/squashfs.ts.
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
@@ -21,17 +21,17 @@ import {
   encodeExtDirectoryInode,
   encodeFileInode,
   encodeIpcInode,
-  encodeRdev,
   encodeSymlinkInode,
   type InodeHeader,
 } from '../src/formats/squashfs/inode.js';
+import { encodeRdev } from '../src/formats/entry-limits.js';
 import { encodeMetadataBlock, MetadataWriter } from '../src/formats/squashfs/metadata.js';
 import { decodeSuperblock, encodeSuperblock } from '../src/formats/squashfs/superblock.js';
 import { encodeExportEntries, encodeFragmentEntries, encodeIdEntries, encodeLookupTable } from '../src/formats/squashfs/tables.js';
 import { writeSquashfs } from '../src/formats/squashfs/writer.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
 import { missingTools } from './helpers/system.js';
-import { readImage, type DecodedEntry } from './squashfs-helpers.js';
+import { readImage, type DecodedEntry } from './helpers/squashfs.js';
 
 /** Hex with spaces and comments allowed, for readable goldens. */
 const hex = (s: string) => Buffer.from(s.replace(/#[^\n]*/g, '').replace(/\s+/g, ''), 'hex');

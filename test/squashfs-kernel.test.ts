@@ -21,7 +21,7 @@ import { makeCornerTree } from './helpers/corner-tree.js';
 import { cannotMount, missingTools } from './helpers/system.js';
 import { compareTrees, snapshotTree } from './helpers/tree.js';
 import { withMountedImage } from './helpers/mount.js';
-import { readImage, verifyImageAgainst } from './squashfs-helpers.js';
+import { readImage, verifyImageAgainst } from './helpers/squashfs.js';
 
 const T = 1700000000;
 const COMPRESSORS: CodecName[] = ['gzip', 'zstd', 'xz', 'lz4'];

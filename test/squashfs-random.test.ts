@@ -13,7 +13,7 @@ import { Exclusions } from '../src/sysroot/exclude.js';
 import { walkSysroot } from '../src/sysroot/walk.js';
 import { writeSquashfs } from '../src/formats/squashfs/writer.js';
 import { cannotMount } from './helpers/system.js';
-import { makeRandomTree, verifyImageAgainst } from './squashfs-helpers.js';
+import { makeRandomTree, verifyImageAgainst } from './helpers/squashfs.js';
 
 const COMPRESSORS: CodecName[] = ['gzip', 'zstd', 'xz', 'lz4'];
 const SEEDS = [1, 2, 3, 4, 5, 6, 7, 8];

@@ -4,9 +4,6 @@
  * a worker thread can run one block at a time; `loadCodec` does the one-off asynchronous set-up
  * (WebAssembly instantiation, native module loading) and is called once per thread.
  */
-import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
-import { join, sep } from 'node:path';
 
 export type CodecName = 'gzip' | 'zstd' | 'xz' | 'lz4';
 
@@ -26,16 +23,6 @@ export interface Codec {
   /** The compressed form of `input`; it may be larger than the input (callers keep the smaller). */
   compress(input: Uint8Array): Uint8Array;
 }
-
-/** The version of an installed npm package (its package.json may not be exported). */
-export function packageVersion(name: string): string {
-  const main = require.resolve(name);
-  const marker = `${sep}node_modules${sep}${name.split('/').join(sep)}${sep}`;
-  const root = main.slice(0, main.lastIndexOf(marker) + marker.length);
-  return (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string }).version;
-}
-
-const require = createRequire(import.meta.url);
 
 export async function loadCodec(spec: CodecSpec): Promise<Codec> {
   switch (spec.name) {

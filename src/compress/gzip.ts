@@ -8,7 +8,8 @@
  * compressor options for it, so the image carries none.
  */
 import { deflate } from 'pako';
-import { packageVersion, type Codec, type CodecSpec } from './codec.js';
+import { dependencyVersion } from '../util/version.js';
+import type { Codec, CodecSpec } from './codec.js';
 
 export const GZIP_DEFAULT_LEVEL = 6;
 
@@ -16,7 +17,7 @@ export function gzipCodec(spec: CodecSpec): Codec {
   const level = spec.level ?? GZIP_DEFAULT_LEVEL;
   return {
     spec,
-    description: `pako ${packageVersion('pako')}, zlib level ${level}`,
+    description: `pako ${dependencyVersion('pako')}, zlib level ${level}`,
     compress: (input) => deflate(input, { level, windowBits: 15, memLevel: 8 }),
   };
 }

@@ -4,7 +4,8 @@
  * its output with the uncompressed size as a u32; we drop those four bytes.
  */
 import { createRequire } from 'node:module';
-import { packageVersion, type Codec, type CodecSpec } from './codec.js';
+import { dependencyVersion } from '../util/version.js';
+import type { Codec, CodecSpec } from './codec.js';
 
 interface Lz4Napi {
   compressSync(data: Buffer): Buffer;
@@ -15,7 +16,7 @@ const SIZE_PREFIX = 4;
 
 export function lz4Codec(spec: CodecSpec): Codec {
   const lz4 = require('lz4-napi') as Lz4Napi;
-  const version = packageVersion('lz4-napi');
+  const version = dependencyVersion('lz4-napi');
   return {
     spec,
     description: `lz4-napi ${version}`,

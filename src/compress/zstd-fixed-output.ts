@@ -5,13 +5,13 @@
  * once the bracket is within 1/64 of the length. Each trial is a one-shot frame from a reused
  * context; the result depends on the input only.
  */
-import type { FitResult } from './lz4/fixed-output.js';
+import type { FitResult, FixedOutputCompressor } from './fixed-output.js';
 import { zstdWasm, type ZstdWasm } from './zstd.js';
 
 const MAX_TRIALS = 12;
 const NO_DICTIONARY = new Uint8Array(0);
 
-export class ZstdFixedOutput {
+export class ZstdFixedOutput implements FixedOutputCompressor {
   private constructor(
     private readonly zstd: ZstdWasm,
     private readonly cctx: number,

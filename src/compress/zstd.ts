@@ -5,7 +5,8 @@
  * kernel's decoder allows (max(block size, 8 KiB)). Level 15 by default, as mksquashfs.
  */
 import { createRequire } from 'node:module';
-import { packageVersion, type Codec, type CodecSpec } from './codec.js';
+import { dependencyVersion } from '../util/version.js';
+import type { Codec, CodecSpec } from './codec.js';
 
 export const ZSTD_DEFAULT_LEVEL = 15;
 
@@ -34,7 +35,7 @@ export function zstdWasm(): Promise<ZstdWasm> {
 export async function zstdCodec(spec: CodecSpec): Promise<Codec> {
   const zstd = await zstdWasm();
   const level = spec.level ?? ZSTD_DEFAULT_LEVEL;
-  const version = packageVersion('@bokuweb/zstd-wasm');
+  const version = dependencyVersion('@bokuweb/zstd-wasm');
   return {
     spec,
     description: `@bokuweb/zstd-wasm ${version} level ${level}`,

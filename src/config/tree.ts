@@ -221,7 +221,3 @@ export function nodeAt(node: CNode | undefined, path: YamlPath): CNode | undefin
   }
   return cur;
 }
-
-export function mapNode(entries: Map<string, CNode>, origin: Origin): CMap {
-  return { kind: 'map', entries, origin };
-}

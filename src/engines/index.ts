@@ -11,9 +11,6 @@ import { ENGINE_NAMES, type Engine, type EngineName } from './engine.js';
 
 export const DEFAULT_ENGINE: EngineName = 'native';
 
-/** Engines planned but not built yet, with what to use instead. */
-const NOT_YET: Partial<Record<EngineName, string>> = {};
-
 /** What an engine may need besides the build request. */
 export interface EngineContext {
   readonly project: Project;
@@ -43,8 +40,6 @@ export function chooseEngine(opts: {
   const pick = (value: string, source: string, fail: (msg: string, hint: string) => Error): { name: EngineName; source: string } => {
     if (!(ENGINE_NAMES as readonly string[]).includes(value)) throw fail(`unknown engine '${value}'`, `choose one of ${ENGINE_NAMES.join(', ')}`);
     const name = value as EngineName;
-    const notYet = NOT_YET[name];
-    if (notYet) throw fail(`engine '${name}' is not available`, notYet);
     return { name, source };
   };
   let chosen: { name: EngineName; source: string } | undefined;
@@ -88,7 +83,5 @@ export async function loadEngine(name: EngineName, ctx: EngineContext): Promise<
       const { ContainerEngine } = await import('./container.js');
       return new ContainerEngine(ctx.project, ctx.volume, ctx.container, ctx.env);
     }
-    default:
-      throw new UsageError(`engine '${name}' is not available`, NOT_YET[name]);
   }
 }

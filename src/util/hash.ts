@@ -1,15 +1,5 @@
 import { createHash } from 'node:crypto';
-import { open, type FileHandle } from 'node:fs/promises';
-
-/** sha256 of a file, hex. Reads in large chunks: the file was usually just written and is cached. */
-export async function sha256File(path: string): Promise<string> {
-  const fh = await open(path, 'r');
-  try {
-    return await sha256Handle(fh);
-  } finally {
-    await fh.close();
-  }
-}
+import type { FileHandle } from 'node:fs/promises';
 
 /** sha256 of an open file from its start; the handle stays open. */
 export async function sha256Handle(fh: FileHandle): Promise<string> {

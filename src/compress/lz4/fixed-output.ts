@@ -15,6 +15,7 @@ import {
   writeLastLiterals,
   writeSequence,
 } from './block.js';
+import type { FitResult, FixedOutputCompressor } from '../fixed-output.js';
 import { HashChain } from './hash-chain.js';
 
 /** Candidates examined per search: the quality/speed knob (LZ4HC level 9 examines 256). */
@@ -36,14 +37,7 @@ function literalsCost(n: number): number {
   return n + extraLengthBytes(n);
 }
 
-export interface FitResult {
-  /** Input bytes the block decodes to (from `start`). */
-  readonly consumed: number;
-  /** Bytes written to `dst`. */
-  readonly written: number;
-}
-
-export class Lz4FixedOutputEncoder {
+export class Lz4FixedOutputEncoder implements FixedOutputCompressor {
   private readonly finder: HashChain;
   // The chain of candidate matches and the choice among them (see `chooseMatches`).
   private readonly chainStart = new Int32Array(MAX_CHAIN);

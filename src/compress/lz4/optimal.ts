@@ -9,7 +9,8 @@
  * the few files where that saves a block (erofs/data.ts).
  */
 import { LAST_LITERALS, MATCH_FIND_LIMIT, MIN_MATCH, extraLengthBytes, lastLiteralsFitting, longestMatchFitting, writeLastLiterals, writeSequence } from './block.js';
-import { DEFAULT_ATTEMPTS, type FitResult } from './fixed-output.js';
+import type { FitResult } from '../fixed-output.js';
+import { DEFAULT_ATTEMPTS } from './fixed-output.js';
 import { HashChain } from './hash-chain.js';
 
 const UNREACHED = 0x3fffffff;

@@ -12,12 +12,8 @@
  * then per cluster its input length and its block count with a "compressed" flag) followed by
  * the clusters' blocks, ready to be appended to the image.
  */
-import type { FitResult } from '../../compress/lz4/fixed-output.js';
+import type { FitResult, FixedOutputCompressor } from '../../compress/fixed-output.js';
 import { BLOCK_SIZE } from './format.js';
-
-export interface FixedOutputCompressor {
-  compress(src: Uint8Array, start: number, end: number, dst: Uint8Array, capacity: number): FitResult;
-}
 
 export interface ClusterOptions {
   /** Bytes of a physical cluster (a multiple of the block size). */

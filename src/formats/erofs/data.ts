@@ -14,7 +14,7 @@
 import { OrderedQueue } from '../../compress/ordered.js';
 import type { CompressedBlock, CompressionPool } from '../../compress/pool.js';
 import type { FileEntry } from '../../sysroot/entry.js';
-import type { ImageSink } from '../squashfs/sink.js';
+import type { ImageSink } from '../sink.js';
 import { unpackClusters } from './clusters.js';
 import { encodeCompressionMap, type Extent } from './compression-map.js';
 import type { ErofsCompression } from './compression.js';

@@ -91,7 +91,3 @@ export type ClusterTypeId = (typeof ClusterType)[keyof typeof ClusterType];
 
 /** In a NONHEAD index's first delta: "this holds the pcluster's block count" (big pclusters). */
 export const D0_CBLKCNT = 0x800;
-
-export function blocksFor(bytes: number): number {
-  return Math.ceil(bytes / BLOCK_SIZE);
-}

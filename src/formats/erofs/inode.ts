@@ -56,11 +56,3 @@ export function encodeInode(f: InodeFields): Buffer {
   return b;
 }
 
-/**
- * A device number as the kernel's new_encode_dev stores it, or undefined when it does not fit
- * (major ≥ 4096 or minor ≥ 2^20).
- */
-export function encodeRdev(major: number, minor: number): number | undefined {
-  if (major < 0 || major > 0xfff || minor < 0 || minor > 0xfffff) return undefined;
-  return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
-}

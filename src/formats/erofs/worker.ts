@@ -11,7 +11,8 @@ import { Lz4FixedOutputEncoder } from '../../compress/lz4/fixed-output.js';
 import { Lz4OptimalEncoder } from '../../compress/lz4/optimal.js';
 import { transferable, type BlockRequest, type BlockResult, type WorkerReady } from '../../compress/pool.js';
 import { ZstdFixedOutput } from '../../compress/zstd-fixed-output.js';
-import { ClusterPacker, packWithSecondPass, type FixedOutputCompressor } from './clusters.js';
+import type { FixedOutputCompressor } from '../../compress/fixed-output.js';
+import { ClusterPacker, packWithSecondPass } from './clusters.js';
 import { clusterOptions, lz4SecondPass } from './compression.js';
 
 const port = parentPort!;

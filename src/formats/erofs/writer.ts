@@ -19,14 +19,15 @@
 import { truncateSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { CompressionPool } from '../../compress/pool.js';
-import { displayPath, preOrder, type DirectoryEntry, type Entry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
+import { preOrder, type DirectoryEntry, type Entry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
 import { BuildError } from '../../util/errors.js';
-import { ImageSink } from '../squashfs/sink.js';
+import { ImageSink } from '../sink.js';
 import type { ErofsCompression } from './compression.js';
 import { DataWriter, type FileStorage, type StoredFile } from './data.js';
 import { DOT, DOTDOT, directorySize, encodeDirectory, withDots, type Dirent } from './directory.js';
 import { BLOCK_SIZE, Compat, FileType, Incompat, Layout, MAX_NAME, ModeType, NULL_ADDR, SUPERBLOCK_OFFSET, SUPERBLOCK_SIZE, type LayoutId } from './format.js';
-import { encodeInode, encodeRdev, inodeSize } from './inode.js';
+import { checkEntryLimits, encodeRdev } from '../entry-limits.js';
+import { encodeInode, inodeSize } from './inode.js';
 import { MetadataLayout, nidAt, type AreaPosition } from './metadata-layout.js';
 import { encodeSuperblock, sealBlockZero } from './superblock.js';
 
@@ -216,13 +217,10 @@ function direntNames(dir: InodePlan): Buffer[] {
 
 /** What the format cannot hold, found before any work is done. */
 function checkEntries(plan: readonly InodePlan[]): void {
-  for (const { entry } of plan) {
-    if (entry.name.length > MAX_NAME) throw new BuildError(`${displayPath(entry.path)}: names are limited to ${MAX_NAME} bytes`);
-    if ((entry.kind === 'char-device' || entry.kind === 'block-device') && encodeRdev(entry.major, entry.minor) === undefined)
-      throw new BuildError(`device ${displayPath(entry.path)} has number ${entry.major}:${entry.minor}, which EROFS cannot store (major < 4096, minor < 1048576)`);
-    if (entry.kind === 'symlink' && entry.target.length >= BLOCK_SIZE)
-      throw new BuildError(`symlink ${displayPath(entry.path)} has a ${entry.target.length}-byte target; the kernel reads at most ${BLOCK_SIZE - 1}`);
-  }
+  checkEntryLimits(
+    plan.map((p) => p.entry),
+    { format: 'EROFS', maxName: MAX_NAME, maxSymlink: BLOCK_SIZE - 1 },
+  );
 }
 
 function symlinkIsInline(inode: InodePlan): boolean {

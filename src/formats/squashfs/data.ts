@@ -11,7 +11,7 @@ import type { FileEntry } from '../../sysroot/entry.js';
 import { SourceFile } from '../../sysroot/source-file.js';
 import { DATA_UNCOMPRESSED, NO_FRAGMENT } from './format.js';
 import type { FragmentEntry } from './tables.js';
-import type { ImageSink } from './sink.js';
+import type { ImageSink } from '../sink.js';
 
 /** Where a file's data went; filled in as its blocks are written. */
 export interface FileData {

@@ -27,6 +27,8 @@ export const IMAGE_PADDING = 4096;
 
 /** The longest symlink target the kernel reads (PAGE_SIZE on x86-64). */
 export const MAX_SYMLINK = 4096;
+/** Longest name a directory entry holds (SQUASHFS_NAME_LEN). */
+export const MAX_NAME = 256;
 
 /** Entries per directory header (the kernel rejects more). */
 export const DIR_HEADER_MAX_ENTRIES = 256;
@@ -77,8 +79,4 @@ export interface MetadataRef {
 /** The u64 "inode reference" form: block << 16 | offset. */
 export function packRef(ref: MetadataRef): bigint {
   return (BigInt(ref.block) << 16n) | BigInt(ref.offset);
-}
-
-export function unpackRef(ref: bigint): MetadataRef {
-  return { block: Number(ref >> 16n), offset: Number(ref & 0xffffn) };
 }

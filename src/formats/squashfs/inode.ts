@@ -142,11 +142,3 @@ export function encodeIpcInode(h: InodeHeader, p: { readonly kind: 'fifo' | 'soc
   return b;
 }
 
-/**
- * Linux's device number encoding, as squashfs stores it: 12-bit major, 20-bit minor, the minor's
- * low byte at the bottom. Undefined when the numbers do not fit.
- */
-export function encodeRdev(major: number, minor: number): number | undefined {
-  if (major < 0 || major > 0xfff || minor < 0 || minor > 0xfffff) return undefined;
-  return ((major << 8) | (minor & 0xff) | ((minor & 0xfff00) << 12)) >>> 0;
-}

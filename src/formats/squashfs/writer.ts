@@ -16,25 +16,25 @@
 import { availableParallelism } from 'node:os';
 import { loadCodec, type CodecSpec } from '../../compress/codec.js';
 import { CompressionPool } from '../../compress/pool.js';
-import { displayPath, preOrder, type DirectoryEntry, type Entry, type FileEntry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
+import { preOrder, type DirectoryEntry, type Entry, type FileEntry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
 import { BuildError } from '../../util/errors.js';
 import { squashfsCompression } from './compressor.js';
 import { DataWriter, type FileData } from './data.js';
 import { findDuplicates } from './dedup.js';
 import { directoryNeedsIndex, encodeDirectoryListing, type DirectoryChild } from './directory.js';
-import { BLOCK_SIZE, Flag, IMAGE_PADDING, InodeType, MAX_SYMLINK, SUPERBLOCK_SIZE, packRef, type MetadataRef } from './format.js';
+import { BLOCK_SIZE, Flag, IMAGE_PADDING, InodeType, MAX_NAME, MAX_SYMLINK, SUPERBLOCK_SIZE, packRef, type MetadataRef } from './format.js';
 import {
   encodeDeviceInode,
   encodeDirectoryInode,
   encodeExtDirectoryInode,
   encodeFileInode,
   encodeIpcInode,
-  encodeRdev,
   encodeSymlinkInode,
   type InodeHeader,
 } from './inode.js';
 import { MetadataWriter, type BlockCompressor } from './metadata.js';
-import { ImageSink } from './sink.js';
+import { checkEntryLimits, encodeRdev } from '../entry-limits.js';
+import { ImageSink } from '../sink.js';
 import { encodeSuperblock } from './superblock.js';
 import { encodeExportEntries, encodeFragmentEntries, encodeIdEntries, encodeLookupTable } from './tables.js';
 
@@ -226,12 +226,10 @@ function* dataOrder(root: DirectoryEntry): Generator<FileEntry> {
 /** What the format cannot hold, found before any work is done. */
 function checkEntries(plan: Plan): void {
   if (plan.order.length > 0xffffffff) throw new BuildError(`too many inodes for squashfs (${plan.order.length})`);
-  for (const { entry } of plan.order) {
-    if ((entry.kind === 'char-device' || entry.kind === 'block-device') && encodeRdev(entry.major, entry.minor) === undefined)
-      throw new BuildError(`device ${displayPath(entry.path)} has number ${entry.major}:${entry.minor}, which squashfs cannot store (major < 4096, minor < 1048576)`);
-    if (entry.kind === 'symlink' && entry.target.length > MAX_SYMLINK)
-      throw new BuildError(`symlink ${displayPath(entry.path)} has a ${entry.target.length}-byte target; the kernel reads at most ${MAX_SYMLINK}`);
-  }
+  checkEntryLimits(
+    plan.order.map((p) => p.entry),
+    { format: 'squashfs', maxName: MAX_NAME, maxSymlink: MAX_SYMLINK },
+  );
 }
 
 interface InodeTables {

@@ -7,9 +7,9 @@
 import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
-import { withMountedImage } from './helpers/mount.js';
-import { compareTrees, snapshotTree } from './helpers/tree.js';
-import { decodeSuperblock } from '../src/formats/squashfs/superblock.js';
+import { withMountedImage } from './mount.js';
+import { compareTrees, snapshotTree } from './tree.js';
+import { decodeSuperblock } from '../../src/formats/squashfs/superblock.js';
 
 export type DecodedSuperblock = ReturnType<typeof decodeSuperblock>;
 

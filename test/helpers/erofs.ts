@@ -2,8 +2,8 @@
  * Independent readers for the EROFS tests: a strict LZ4 block decoder and (below) a small EROFS
  * image decoder. They share no code with the writer on purpose.
  */
-import { withMountedImage } from './helpers/mount.js';
-import { compareTrees, snapshotTree, type TreeSnapshot } from './helpers/tree.js';
+import { withMountedImage } from './mount.js';
+import { compareTrees, snapshotTree, type TreeSnapshot } from './tree.js';
 
 /**
  * Decodes one LZ4 block that must decode to exactly `size` bytes, enforcing the end-of-block
