@@ -39,7 +39,8 @@ export function corpus(work: string, name: string): string {
   return src;
 }
 
-/** "# CPU × n, Linux x, Node y, <tools>, <runs> runs each, alternating". */
-export function machineLine(tools: string, runs: number): string {
-  return `# ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Linux ${release()}, Node ${process.version}, ${tools}, ${runs} runs each, alternating`;
+/** "# CPU × n, Linux x, Node y, <tools>, <runs> runs each, alternating" (without `runs`: one run each). */
+export function machineLine(tools: string, runs?: number, alternating = true): string {
+  const how = runs === undefined ? 'one run each' : `${runs} runs each${alternating ? ', alternating' : ''}`;
+  return `# ${cpus()[0]?.model ?? 'cpu'} × ${availableParallelism()}, Linux ${release()}, Node ${process.version}, ${tools}, ${how}`;
 }

@@ -11,7 +11,7 @@ import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writ
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { encodeCompressionMap, compressionMapSize, lclusterIndexes } from '../src/formats/erofs/compression-map.js';
+import { CompressionMapEncoder, MAX_EXTENT, encodeCompressionMap, compressionMapSize, lclusterIndexes, type Extent } from '../src/formats/erofs/compression-map.js';
 import { crc32c } from '../src/formats/erofs/crc32c.js';
 import { DOT, DOTDOT, directorySize, encodeDirectory, withDots, type Dirent } from '../src/formats/erofs/directory.js';
 import { encodeRdev } from '../src/formats/entry-limits.js';
@@ -20,7 +20,7 @@ import { MetadataLayout, nidAt } from '../src/formats/erofs/metadata-layout.js';
 import { encodeCompressionConfigs, encodeSuperblock, lz4Config, sealBlockZero, zstdConfig } from '../src/formats/erofs/superblock.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
 import { missingTools } from './helpers/system.js';
-import { BLOCK, decodeCompressedFile, decodeDirectory, decodeSuperblock, flatData, walkImage } from './helpers/erofs.js';
+import { BLOCK, decodeCompressedFile, decodeDirectory, decodeSuperblock, flatData, walkImage, type DecodedInode } from './helpers/erofs.js';
 
 /** Hex with spaces and comments allowed, for readable goldens. */
 const hex = (s: string) => Buffer.from(s.replace(/#[^\n]*/g, '').replace(/\s+/g, ''), 'hex');
@@ -159,6 +159,57 @@ describe('EROFS compressed-file indexes', () => {
     assert.equal(first14, (2 << 12) | 6);
     // The final 4-byte pack: lcluster 22 alone (not last in its pack: distance back 22), padded.
     assert.deepEqual(map.subarray(64, 72), hex('1620 0000 64000000'));
+  });
+
+  it('encodes the map as extents arrive, holding at most one pack of indexes besides the map, and the kernel-style reader finds every extent', () => {
+    // A file of every kind of extent, in varying runs: long compressed ones (the most the indexes
+    // describe), 1 MiB ones as sparse files give (of up to 4 blocks with big pclusters), short
+    // ones, raw blocks, a mid-lcluster end.
+    for (const big of [false, true]) {
+      const extents: Extent[] = [];
+      let offset = 0;
+      const push = (length: number, compressed: boolean, blocks = 1) => {
+        extents.push({ offset, length, compressed, blocks });
+        offset += length;
+      };
+      for (let k = 0; k < 40; k++) {
+        push(k % 7 === 0 ? MAX_EXTENT : (1 << 20) - 4096 * (k % 3), true, big ? 1 + (k % 4) : 1);
+        for (let r = 0; r < k % 5; r++) push(BLOCK, false);
+        push(6000 + 97 * k, true);
+      }
+      push(3000, false);
+      const size = offset;
+      const firstBlock = 5000;
+      const inodeEnd = 64 + 32 * (extents.length % 3); // the packs start at different places
+      const encoder = new CompressionMapEncoder({ size, algorithm: 0, bigPcluster: big, firstBlock, inodeEnd });
+      for (const e of extents) {
+        encoder.add(e);
+        assert.ok(encoder.unwritten <= 16, `${encoder.unwritten} lclusters held`);
+      }
+      const map = encoder.finish();
+      assert.equal(map.length, compressionMapSize(inodeEnd, size));
+      const img = Buffer.concat([Buffer.alloc(inodeEnd), map, Buffer.alloc(8)]);
+      const decoded = decodeCompressedFile(img, { layout: 3, at: 0, isize: inodeEnd, size } as DecodedInode);
+      let block = firstBlock;
+      const expected = extents.map((e) => {
+        const at = block;
+        block += e.blocks;
+        return { ...e, block: at };
+      });
+      assert.deepEqual(decoded.extents, expected);
+      assert.equal(decoded.mapBytes, map.length);
+    }
+  });
+
+  it('keeps the same small state for a sparse file past 4 GiB (a million lclusters)', () => {
+    const size = 4 * 2 ** 30 + 12345;
+    const encoder = new CompressionMapEncoder({ size, algorithm: 0, bigPcluster: false, firstBlock: 1, inodeEnd: 32 });
+    const run = 1040384; // the input one 4 KiB LZ4 pcluster of zeros holds
+    for (let offset = 0; offset < size; offset += run) {
+      encoder.add({ offset, length: Math.min(run, size - offset), compressed: true, blocks: 1 });
+      assert.ok(encoder.unwritten <= 16);
+    }
+    assert.equal(encoder.finish().length, compressionMapSize(32, size));
   });
 });
 

@@ -9,14 +9,15 @@
  *    twice, clusters.ts). A file stays compressed only if that saves at least a block over its
  *    size, with its indexes counted as mkfs.erofs counts them; otherwise the image is rewound to
  *    where the file began and the file is written flat.
- * Memory holds at most `inFlight` pieces, whatever the file sizes.
+ * Memory holds at most `inFlight` pieces, whatever the file sizes; what a compressed file keeps
+ * besides them is its map, encoded as its clusters arrive (2 bytes per 4 KiB, what the image holds).
  */
 import { OrderedQueue } from '../../compress/ordered.js';
 import type { CompressedBlock, CompressionPool } from '../../compress/pool.js';
 import type { FileEntry } from '../../sysroot/entry.js';
 import type { ImageSink } from '../sink.js';
 import { unpackClusters } from './clusters.js';
-import { encodeCompressionMap, type Extent } from './compression-map.js';
+import { CompressionMapEncoder } from './compression-map.js';
 import type { ErofsCompression } from './compression.js';
 import { BLOCK_SIZE, NULL_ADDR } from './format.js';
 import { SourceFile, withSource } from '../../sysroot/source-file.js';
@@ -108,16 +109,21 @@ export class DataWriter {
 
   private async addCompressed(file: FileEntry, inodeSize: number, stored: StoredFile): Promise<void> {
     const { pool, compression, signal } = this.o;
-    const extents: Extent[] = [];
+    // The map is encoded as the clusters arrive (it needs the first block, known with the first
+    // piece): per file, only the map itself is kept, not a record per cluster.
+    let map: CompressionMapEncoder | undefined;
     let firstBlock = -1;
     let blocks = 0;
     let offset = 0;
     const deliver = (r: CompressedBlock | undefined) => {
       const { clusters, blocks: data } = unpackClusters(r!.data);
       const at = this.sink.append(data) / BLOCK_SIZE;
-      if (firstBlock < 0) firstBlock = at;
+      if (firstBlock < 0) {
+        firstBlock = at;
+        map = new CompressionMapEncoder({ size: file.size, algorithm: compression!.algorithm, bigPcluster: compression!.bigPcluster, firstBlock, inodeEnd: inodeSize });
+      }
       for (const c of clusters) {
-        extents.push({ offset, length: c.length, compressed: c.compressed, blocks: c.blocks });
+        map!.add({ offset, length: c.length, compressed: c.compressed, blocks: c.blocks });
         offset += c.length;
         blocks += c.blocks;
       }
@@ -139,15 +145,7 @@ export class DataWriter {
       // mkfs.erofs's rule: the clusters and their (full-format) indexes must take less room than
       // the file, i.e. save at least one of the blocks it spans.
       if (blocks * BLOCK_SIZE + 16 + 8 * lclusters < file.size) {
-        const map = encodeCompressionMap({
-          size: file.size,
-          extents,
-          algorithm: compression!.algorithm,
-          bigPcluster: compression!.bigPcluster,
-          firstBlock,
-          inodeEnd: inodeSize,
-        });
-        stored.storage = { kind: 'compressed', blocks, map };
+        stored.storage = { kind: 'compressed', blocks, map: map!.finish() };
         this.compressedFiles++;
       } else {
         this.sink.flush();

@@ -136,10 +136,12 @@ export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsO
     const block0 = Buffer.alloc(BLOCK_SIZE);
     const meta = Buffer.alloc(layout.blocks * BLOCK_SIZE);
     for (const inode of plan) {
-      const bytes = Buffer.concat([encodeInode({ mode: modeOf(inode.entry), layout: inode.layout!, size: inode.size, nlink: inode.nlink, u: finalU(inode), ino: inode.number, mtime: opts.time }), inlineBytes(inode)]);
+      const head = encodeInode({ mode: modeOf(inode.entry), layout: inode.layout!, size: inode.size, nlink: inode.nlink, u: finalU(inode), ino: inode.number, mtime: opts.time });
       const pos = inode.position!;
-      if (pos.areaBlock === 0) bytes.copy(block0, pos.offset);
-      else bytes.copy(meta, (pos.areaBlock - 1) * BLOCK_SIZE + pos.offset);
+      const [area, at] = pos.areaBlock === 0 ? [block0, pos.offset] : [meta, (pos.areaBlock - 1) * BLOCK_SIZE + pos.offset];
+      // Copied in place: a large file's indexes are not copied twice.
+      head.copy(area, at);
+      inlineBytes(inode).copy(area, at + head.length);
     }
     sink.append(meta);
     const chunked = plan.some((p) => p.stored?.storage?.kind === 'chunked');
