@@ -5,9 +5,12 @@
  * (a stand-in for the host) must be byte for byte as before.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { keyOf } from '../src/extbuild/disk.js';
+import { SysrootPlan } from '../src/extbuild/plan.js';
+import { BuildError } from '../src/util/errors.js';
 import { TestProject } from './helpers/project.js';
 import { snapshotTree } from './helpers/tree.js';
 
@@ -65,6 +68,31 @@ describe('ext build: unit names', () => {
     }
   });
 
+  it("refuses [Install] values that are not unit names, at the unit file's line, and writes nothing", () => {
+    const { p, host } = project('    enable_services: [app.service]\n');
+    try {
+      const unit = join(p.dir, 'ov/usr/lib/systemd/system/app.service');
+      const before = snapshotTree(host);
+      const cases: [string, number, RegExp][] = [
+        [`WantedBy=../../../../../../../../..${host}/etc/systemd/system`, 5, /WantedBy= names "\.\.\/.*", which is not a unit name/],
+        ['WantedBy=multi-user.target \\\n  ../../x.target', 5, /WantedBy= names "\.\.\/\.\.\/x\.target"/],
+        ['RequiredBy=..', 5, /RequiredBy= names "\.\.", which is not a unit name/],
+        ['WantedBy=multi-user.target\nWantedBy=default', 6, /WantedBy= names "default", which is not a unit name: it does not end in a unit type/],
+      ];
+      for (const [install, line, message] of cases) {
+        writeFileSync(unit, `[Unit]\nDescription=app\n\n[Install]\n${install}\n`);
+        const r = p.run(['ext', 'build', 'app']);
+        assert.equal(r.code, 2, r.stderr);
+        assert.match(r.stderr, new RegExp(`^error: ${unit.replace(/[.]/g, '\\.')}:${line}: \\[Install\\] `, 'm'), install);
+        assert.match(r.stderr, message, install);
+        assert.match(r.stderr, /; fix the unit file \(\/usr\/lib\/systemd\/system\/app\.service in the image\)/);
+        assert.ok(!existsSync(p.volume), 'nothing is written');
+      }
+      assert.deepEqual(snapshotTree(host), before, 'no directory or link outside the sysroot');
+    } finally {
+      p.remove();
+    }
+  });
 });
 
 describe('ext build: release file values', () => {
@@ -102,6 +130,121 @@ describe('ext build: release file values', () => {
       assert.equal(r.code, 0, r.stderr);
       const text = readFileSync(join(p.sysroot('t', 'app'), 'usr/lib/extension-release.d/extension-release.app-1.0.0'), 'utf8');
       assert.equal(text, 'ID=_any\nEXTENSION_RELOAD_MANAGER=0\nSYSEXT_SCOPE=system initrd\nAVOCADO_ON_MERGE="echo \\"\\$X\\" \\`id\\` \\\\ ID=x"\nAVOCADO_ON_MERGE="tab\there"\n');
+    } finally {
+      p.remove();
+    }
+  });
+});
+
+describe('ext build: symlinks in the sysroot', () => {
+  it('refuses a directory that is a symlink out of the sysroot, naming it and its target; the target is untouched', () => {
+    const { p, host } = project('');
+    try {
+      const sysroot = p.makeSysroot('t', 'app');
+      symlinkSync(join(host, 'dir'), join(sysroot, 'etc'));
+      const before = snapshotTree(host);
+      let r = p.run(['ext', 'build', 'app']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^error: the sysroot has a symlink at etc \\(-> ${host}/dir\\), where the confext release file needs a directory: ext build reads and writes nothing through a symlink, which could lead out of the sysroot; replace etc in ${sysroot} by a directory, or remove it`, 'm'),
+      );
+      // One level down, and relative.
+      rmSync(join(sysroot, 'etc'));
+      mkdirSync(join(sysroot, 'etc'));
+      symlinkSync('../../../../../host/dir/extension-release.d', join(sysroot, 'etc/extension-release.d'));
+      r = p.run(['ext', 'build', 'app']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /the sysroot has a symlink at etc\/extension-release\.d \(-> \.\.\/\.\.\/\.\.\/\.\.\/\.\.\/host\/dir\/extension-release\.d\)/);
+      assert.deepEqual(snapshotTree(host), before, 'nothing written or removed through the symlink');
+    } finally {
+      p.remove();
+    }
+  });
+
+  it('does not remove what an earlier build wrote once a symlink leads there', () => {
+    const { p, host } = project('');
+    try {
+      assert.equal(p.run(['ext', 'build', 'app']).code, 0);
+      const sysroot = p.sysroot('t', 'app');
+      // etc moves to the host and a symlink takes its place: the same inodes, now outside.
+      renameSync(join(sysroot, 'etc'), join(host, 'moved-etc'));
+      symlinkSync(join(host, 'moved-etc'), join(sysroot, 'etc'));
+      const before = snapshotTree(host);
+      p.writeConfig(yaml('', '    types: [sysext]\n'));
+      const r = p.run(['ext', 'build', 'app', '--json']);
+      assert.equal(r.code, 0, r.stderr);
+      const doc = JSON.parse(r.stdout);
+      assert.deepEqual(doc.removed, []);
+      assert.deepEqual(
+        doc.kept.map((k: { path: string; reason: string }) => `${k.path}: ${k.reason}`),
+        [
+          'etc: replaced since ext build wrote it',
+          `etc/extension-release.d: below the symlink etc (-> ${host}/moved-etc)`,
+          `etc/extension-release.d/extension-release.app-1.0.0: below the symlink etc (-> ${host}/moved-etc)`,
+        ],
+      );
+      assert.deepEqual(snapshotTree(host), before, 'the files outside the sysroot stay');
+    } finally {
+      p.remove();
+    }
+  });
+
+  it('reads no unit file and detects no content through a symlink', () => {
+    const { p, host } = project('    enable_services: [victim.service]\n', '    types: [confext]\n');
+    try {
+      const sysroot = p.makeSysroot('t', 'app');
+      mkdirSync(join(sysroot, 'etc'));
+      symlinkSync(join(host, 'etc/systemd'), join(sysroot, 'etc/systemd'));
+      put(host, 'local/lib/sysusers.d/host.conf', 'u host - -\n');
+      const before = snapshotTree(host);
+      let r = p.run(['ext', 'build', 'app']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, new RegExp(`enable_services: the sysroot has a symlink at etc/systemd \\(-> ${host}/etc/systemd\\), where enable_services needs a directory to look for etc/systemd/system/victim\\.service in`));
+      rmSync(join(sysroot, 'etc/systemd'));
+
+      // The unit itself a symlink to a host unit: not followed either.
+      mkdirSync(join(sysroot, 'etc/systemd/system'), { recursive: true });
+      symlinkSync(join(host, 'etc/systemd/system/victim.service'), join(sysroot, 'etc/systemd/system/victim.service'));
+      r = p.run(['ext', 'build', 'app']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /enable_services lists victim\.service, but the sysroot has it only as the symlink etc\/systemd\/system\/victim\.service, which ext build does not follow; ship the unit file itself/);
+      assert.deepEqual(readdirSync(join(sysroot, 'etc/systemd/system')), ['victim.service'], 'no link was made');
+
+      // usr/local leads to the host, whose sysusers.d has a .conf: no systemd-sysusers hook for it.
+      mkdirSync(join(sysroot, 'usr'));
+      symlinkSync(join(host, 'local'), join(sysroot, 'usr/local'), 'dir');
+      p.writeConfig(yaml('', '    types: [sysext]\n'));
+      r = p.run(['ext', 'build', 'app']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(readFileSync(join(sysroot, 'usr/lib/extension-release.d/extension-release.app-1.0.0'), 'utf8'), /sysusers/);
+      assert.deepEqual(snapshotTree(host), before);
+    } finally {
+      p.remove();
+    }
+  });
+
+  it('checks each parent again right before writing and removing: a symlink swapped in after planning is refused', async () => {
+    const { p, host } = project('');
+    try {
+      const sysroot = p.makeSysroot('t', 'app');
+      put(sysroot, 'usr/share/app/old', 'old');
+      const outside = join(host, 'share');
+      put(outside, 'app/keep', 'host');
+      const before = snapshotTree(host);
+      const plan = new SysrootPlan(sysroot, undefined);
+      await plan.addFile(keyOf('usr/share/app/new'), 'new\n', { what: 'a test file' });
+      await plan.remove(keyOf('usr/share/app/old'), 'another version');
+      // Between the plan and the writes, usr/share becomes a symlink to the host.
+      renameSync(join(sysroot, 'usr/share'), join(p.dir, 'was-share'));
+      symlinkSync(outside, join(sysroot, 'usr/share'));
+      let saved: unknown;
+      await assert.rejects(
+        plan.apply({ hint: 'fix it', onFailure: async (r) => void (saved = r) }),
+        (e: unknown) => e instanceof BuildError && /^usr\/share in .* changed during the build \(it is now a symlink to .*\/host\/share\); nothing was written through it$/.test(e.message),
+      );
+      assert.ok(saved instanceof Map, 'what was written so far is handed over to be recorded');
+      assert.deepEqual(snapshotTree(host), before, 'nothing written or removed outside the sysroot');
     } finally {
       p.remove();
     }

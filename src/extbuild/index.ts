@@ -10,7 +10,7 @@ import type { ExtensionConfig, Project } from '../config/project.js';
 import { isSemver, type ExtensionType } from '../config/schema.js';
 import { releaseFilePath } from '../sysroot/lint.js';
 import type { Volume } from '../volume/volume.js';
-import { absolute, childNames, joinKey, keyOf, show } from './disk.js';
+import { joinKey, keyOf, show } from './disk.js';
 import { readOverlay } from './overlay.js';
 import { SysrootPlan } from './plan.js';
 import { readBuildRecord, UnreadableRecordError, writeBuildRecord, type BuildRecord } from './record.js';
@@ -91,7 +91,7 @@ export async function buildExtension(opts: {
     const rel = releaseFilePath(type, `${ext.name}-${ext.version}`);
     await plan.addFile(keyOf(rel), releaseFileContent(type, ext, found), { what: `the ${type} release file` });
     releaseFiles.push(rel);
-    removedReleaseFiles.push(...(await removeOtherVersions(plan, sysroot, type, ext)));
+    removedReleaseFiles.push(...(await removeOtherVersions(plan, type, ext)));
   }
 
   let serviceLinks: ServiceLink[] = [];
@@ -164,11 +164,11 @@ async function isOtherSysroot(recorded: string, current: string): Promise<boolea
 }
 
 /** extension-release.NAME-<other semver> files: left over from builds of other versions. */
-async function removeOtherVersions(plan: SysrootPlan, sysroot: string, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
+async function removeOtherVersions(plan: SysrootPlan, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
   const dir = keyOf(releaseFilePath(type, '')).replace(/\/[^/]*$/, '');
   const prefix = keyOf(`extension-release.${ext.name}-`);
   const found: string[] = [];
-  for (const name of await childNames(absolute(sysroot, dir))) {
+  for (const name of await plan.namesIn(dir)) {
     if (!name.startsWith(prefix)) continue;
     const version = show(name.slice(prefix.length));
     if (version === ext.version || !isSemver(version)) continue;
