@@ -250,3 +250,39 @@ describe('ext build: symlinks in the sysroot', () => {
     }
   });
 });
+
+describe('ext build: overlay outside the project', () => {
+  it('warns at the YAML path for an overlay outside the project, and refuses one holding the volume', () => {
+    const p = new TestProject('');
+    try {
+      const outside = join(p.dir, 'elsewhere');
+      put(outside, 'usr/bin/tool', 'tool');
+      mkdirSync(join(p.dir, 'proj'));
+      const write = (dir: string) => p.writeConfig(`default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    types: [sysext]\n    overlay: ${dir}\n`, 'proj/avocado.yaml');
+      write('../elsewhere');
+      let r = p.run(['ext', 'build', 'app', '-C', 'proj/avocado.yaml']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(
+        r.stderr,
+        new RegExp(`^warning: .*proj/avocado\\.yaml:6:14: extensions\\.app\\.overlay: overlay directory '\\.\\./elsewhere' is ${outside}, outside the project .*/proj: ext build copies all of it into the sysroot and the image; move it into the project if that is not meant$`, 'm'),
+      );
+      r = p.run(['ext', 'build', 'app', '-C', 'proj/avocado.yaml', '--strict']);
+      assert.notEqual(r.code, 0, '--strict refuses it');
+
+      // Inside the project (through a symlink that stays inside): no warning.
+      put(join(p.dir, 'proj/ov'), 'usr/bin/tool', 'tool');
+      symlinkSync('ov', join(p.dir, 'proj/ov-link'));
+      write('ov-link');
+      r = p.run(['ext', 'build', 'app', '-C', 'proj/avocado.yaml']);
+      assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /outside the project/);
+
+      write('.');
+      r = p.run(['ext', 'build', 'app', '-C', 'proj/avocado.yaml']);
+      assert.equal(r.code, 2, r.stderr);
+      assert.match(r.stderr, /avocado\.yaml:6:14: extensions\.app\.overlay: overlay directory '\.' \(.*\/proj\) holds the volume .*\/proj\/_avocado: ext build would copy the sysroot into itself; point overlay: at a directory of its own/);
+    } finally {
+      p.remove();
+    }
+  });
+});
