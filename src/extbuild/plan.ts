@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { dirname } from 'node:path';
-import { chmod, copyFile, lchown, mkdir, open, realpath, rename, rm, rmdir, symlink, writeFile } from 'node:fs/promises';
+import { chmod, copyFile, lchown, lstat, mkdir, open, realpath, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
 import { BuildError, ConfigError, type ConfigLocation } from '../util/errors.js';
 import { displayPath } from '../sysroot/entry.js';
@@ -61,6 +61,12 @@ interface Planned {
   readonly unchanged: boolean;
 }
 
+/** A symlink among the ancestors of a sysroot path, and where it points. */
+export interface SymlinkOnTheWay {
+  readonly key: PathKey;
+  readonly target: Buffer;
+}
+
 export type RemovalReason = 'no longer written' | 'another version';
 
 export interface Removal {
@@ -97,6 +103,10 @@ export class SysrootPlan {
   readonly kept: KeptPath[] = [];
   /** The sysroot's real path, once it exists. */
   private realSysroot: string | undefined;
+  /** symlinkAbove's answers while planning, by parent. */
+  private readonly symlinksAbove = new Map<PathKey, Promise<SymlinkOnTheWay | undefined>>();
+  /** Directories apply has found to be where they were planned (reached without a symlink): dev and inode. */
+  private readonly verified = new Map<PathKey, { dev: bigint; ino: bigint }>();
 
   constructor(
     readonly sysroot: string,
@@ -111,9 +121,18 @@ export class SysrootPlan {
    * The first of `key`'s ancestors (outermost first) that is a symlink in the sysroot, and where
    * it points; undefined when there is none, or when an ancestor is missing or not a directory
    * (then nothing at `key` can be reached). The sysroot's own ancestors are the user's and may be
-   * symlinks. One realpath answers the common case; the walk finds which ancestor it is.
+   * symlinks. While planning, the answer for one parent holds for all its children (apply
+   * checks again).
    */
-  async symlinkAbove(key: PathKey): Promise<{ key: PathKey; target: Buffer } | undefined> {
+  symlinkAbove(key: PathKey): Promise<SymlinkOnTheWay | undefined> {
+    const parent = parentOf(key);
+    let found = this.symlinksAbove.get(parent);
+    if (!found) this.symlinksAbove.set(parent, (found = this.findSymlinkAbove(key)));
+    return found;
+  }
+
+  /** `symlinkAbove` as the disk is now. One realpath answers the common case; the walk finds which ancestor it is. */
+  private async findSymlinkAbove(key: PathKey): Promise<SymlinkOnTheWay | undefined> {
     const parent = parentOf(key);
     if (!parent) return undefined;
     this.realSysroot ??= await realpath(this.sysroot).catch(() => undefined);
@@ -131,7 +150,7 @@ export class SysrootPlan {
   }
 
   /** The one-line refusal of a path reached through the symlink `link`. */
-  private throughSymlink(link: { key: PathKey; target: Buffer }, needs: string, by: Requester): ConfigError {
+  private throughSymlink(link: SymlinkOnTheWay, needs: string, by: Requester): ConfigError {
     return new ConfigError(
       `the sysroot has a symlink at ${show(link.key)} (-> ${displayPath(link.target)}), where ${by.what} needs ${needs}: ext build reads and writes nothing through a symlink, which could lead out of the sysroot`,
       by.location,
@@ -354,8 +373,9 @@ export class SysrootPlan {
       for (const r of this.removals()) {
         opts.signal?.throwIfAborted();
         await this.parentUnchanged(root, r.key, opts.hint);
-        await this.failingAs(`remove ${show(r.key)}`, opts.hint, () => (r.kind === 'directory' ? rmdir(this.abs(r.key)) : rm(this.abs(r.key), { force: true })));
+        await this.failingAs(`remove ${show(r.key)}`, opts.hint, () => (r.kind === 'directory' ? rmdir(this.abs(r.key)) : unlinkIfThere(this.abs(r.key))));
         record.delete(r.key);
+        this.verified.delete(r.key);
         removed.push(r);
       }
       for (const p of this.planned.values()) {
@@ -391,15 +411,28 @@ export class SysrootPlan {
   }
 
   /**
-   * Right before a write or removal at `key`: its parent is still the directory it was when
-   * planned, reached without a symlink (another process may have swapped one in since).
+   * Right before a write or removal at `key`: its parent is still a directory of the sysroot,
+   * reached without a symlink (another process may have swapped one in since planning). The first
+   * time, its real path says so; then its device and inode, which a symlink swapped in anywhere
+   * above would change (one stat instead of a realpath per write).
    */
   private async parentUnchanged(root: Buffer, key: PathKey, hint: string): Promise<void> {
     const parent = parentOf(key);
     if (!parent) return;
-    const real = await realpath(this.abs(parent), { encoding: 'buffer' }).catch(() => undefined);
-    if (real?.equals(absolute(root, parent))) return;
-    const link = await this.symlinkAbove(key);
+    const at = this.abs(parent);
+    const known = this.verified.get(parent);
+    if (known) {
+      const now = await stat(at, { bigint: true }).catch(() => undefined);
+      if (now?.isDirectory() && now.dev === known.dev && now.ino === known.ino) return;
+    } else {
+      const real = await realpath(at, { encoding: 'buffer' }).catch(() => undefined);
+      const now = real?.equals(absolute(root, parent)) ? await lstat(at, { bigint: true }).catch(() => undefined) : undefined;
+      if (now?.isDirectory()) {
+        this.verified.set(parent, { dev: now.dev, ino: now.ino });
+        return;
+      }
+    }
+    const link = await this.findSymlinkAbove(key);
     throw new BuildError(
       `${show(link?.key ?? parent)} in ${this.sysroot} changed during the build (${link ? `it is now a symlink to ${displayPath(link.target)}` : 'it is no longer a directory'}); nothing was written through it`,
       hint,
@@ -464,6 +497,13 @@ export class SysrootPlan {
       if (registered) unregisterTemp(tempName);
     }
   }
+}
+
+/** unlink, where nothing there is fine (a file or symlink removed meanwhile). */
+async function unlinkIfThere(path: Buffer): Promise<void> {
+  await unlink(path).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
 }
 
 /** chmod of a directory, never following a symlink put in its place. */
