@@ -249,6 +249,35 @@ describe('ext build: symlinks in the sysroot', () => {
       p.remove();
     }
   });
+
+  it('notices a symlink swapped in between two writes in one directory', async () => {
+    const { p, host } = project('');
+    try {
+      const sysroot = p.makeSysroot('t', 'app');
+      put(sysroot, 'usr/share/app/old1', 'old');
+      put(sysroot, 'usr/share/app/old2', 'old');
+      const outside = join(host, 'share');
+      put(outside, 'app/old2', 'host');
+      const before = snapshotTree(host);
+      const plan = new SysrootPlan(sysroot, undefined);
+      await plan.remove(keyOf('usr/share/app/old1'), 'another version');
+      await plan.remove(keyOf('usr/share/app/old2'), 'another version');
+      // apply asks the signal before each step: the second time, usr/share becomes a symlink.
+      let steps = 0;
+      const swapping = {
+        throwIfAborted() {
+          if (++steps !== 2) return;
+          renameSync(join(sysroot, 'usr/share'), join(p.dir, 'was-share'));
+          symlinkSync(outside, join(sysroot, 'usr/share'));
+        },
+      } as unknown as AbortSignal;
+      await assert.rejects(plan.apply({ signal: swapping, hint: 'fix it', onFailure: async () => undefined }), /^BuildError: usr\/share in .* changed during the build \(it is now a symlink to /);
+      assert.ok(!existsSync(join(p.dir, 'was-share/app/old1')), 'the first removal happened');
+      assert.deepEqual(snapshotTree(host), before, "the host's app/old2 stays");
+    } finally {
+      p.remove();
+    }
+  });
 });
 
 describe('ext build: overlay outside the project', () => {
