@@ -224,6 +224,25 @@ describe('ext build: symlinks in the sysroot', () => {
     }
   });
 
+  it('lists nothing beyond a symlink (other versions, detected content) and plans no removal through one', async () => {
+    const { p, host } = project('');
+    try {
+      const sysroot = p.makeSysroot('t', 'app');
+      symlinkSync(join(host, 'dir'), join(sysroot, 'etc'));
+      const plan = new SysrootPlan(sysroot, undefined);
+      assert.deepEqual(await plan.namesIn(keyOf('etc/extension-release.d')), []);
+      assert.deepEqual(await plan.namesIn(keyOf('etc')), [], 'the symlink itself is not a directory to list');
+      assert.deepEqual(await plan.keysUnder(keyOf('etc/extension-release.d')), []);
+      await plan.remove(keyOf('etc/extension-release.d/extension-release.app-0.9.0'), 'another version');
+      const before = snapshotTree(host);
+      const applied = await plan.apply({ hint: 'fix it', onFailure: async () => undefined });
+      assert.deepEqual(applied.removed, []);
+      assert.deepEqual(snapshotTree(host), before);
+    } finally {
+      p.remove();
+    }
+  });
+
   it('checks each parent again right before writing and removing: a symlink swapped in after planning is refused', async () => {
     const { p, host } = project('');
     try {
