@@ -104,6 +104,7 @@ describe('ext build: release file values', () => {
     ['on_merge: [ok, "a\\rb"]', 'on_merge[1]', /holds a carriage return/],
     ['on_unmerge: ["x\\0"]', 'on_unmerge[0]', /"x\\u0000" holds a NUL/],
     ['modprobe: ["m\\nARCHITECTURE=x86-64"]', 'modprobe[0]', /holds a newline/],
+    [`on_merge: ["${'x'.repeat(5000)}\\n"]`, 'on_merge[0]', /: "x{77}\.\.\." holds a newline/],
   ];
   it('refuses a value that would add a key, at its YAML path, in ext build and ext image --dry-run', () => {
     const p = new TestProject('');

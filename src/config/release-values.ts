@@ -45,3 +45,8 @@ export function releaseValueProblem(value: string): string | undefined {
   const name = c === 0 ? 'a NUL' : c === 0x0a ? 'a newline' : c === 0x0d ? 'a carriage return' : `the control character U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
   return `holds ${name}, which an extension-release value cannot hold (a newline would start a new key): write it on one line, one list entry per command`;
 }
+
+/** A value for a one-line message: JSON-quoted (a newline shows as \n), long ones shortened. */
+export function shownValue(value: string): string {
+  return JSON.stringify(value.length > 80 ? `${value.slice(0, 77)}...` : value);
+}

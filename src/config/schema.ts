@@ -6,7 +6,7 @@ import parseSemver from 'semver/functions/parse.js';
 import { z } from 'zod';
 import { FILESYSTEMS, erofsClusterSizeProblem, filesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
-import { EXTENSION_SCOPES, releaseValueProblem, unitNameProblem } from './release-values.js';
+import { EXTENSION_SCOPES, releaseValueProblem, shownValue, unitNameProblem } from './release-values.js';
 import { dottedPath, locationOf, nodeAt, toPlain, type CNode } from './tree.js';
 
 /** Names that become file and directory names: no separators, no leading dot or dash. */
@@ -18,7 +18,7 @@ const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'mu
 const checkedString = (problem: (v: string) => string | undefined) =>
   z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
     const p = problem(v);
-    if (p) ctx.addIssue({ code: 'custom', message: `${JSON.stringify(v)} ${p}` });
+    if (p) ctx.addIssue({ code: 'custom', message: `${shownValue(v)} ${p}` });
   });
 /** Values written into extension-release files (one line each). */
 const releaseValue = checkedString(releaseValueProblem);

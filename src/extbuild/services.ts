@@ -2,7 +2,7 @@
  * `enable_services`: for each unit, the `.wants/` and `.requires/` symlinks its [Install]
  * section asks for, created under etc/systemd/system so that the confext enables it on merge.
  */
-import { unitNameProblem } from '../config/release-values.js';
+import { shownValue, unitNameProblem } from '../config/release-values.js';
 import { displayPath } from '../sysroot/entry.js';
 import { UNIT_DIRS } from '../sysroot/lint.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
@@ -63,7 +63,7 @@ export async function planServiceLinks(plan: SysrootPlan, services: readonly str
   const by = { what: `enable_services`, location: where };
   for (const service of services) {
     const problem = unitNameProblem(service);
-    if (problem) throw new ConfigError(`enable_services lists ${JSON.stringify(service)}, which is not a unit name: it ${problem}`, where, 'give unit file names such as app.service');
+    if (problem) throw new ConfigError(`enable_services lists ${shownValue(service)}, which is not a unit name: it ${problem}`, where, 'give unit file names such as app.service');
     let unitKey: string | undefined;
     let symlinked: string | undefined;
     for (const dir of UNIT_DIRS) {
@@ -93,7 +93,7 @@ export async function planServiceLinks(plan: SysrootPlan, services: readonly str
         const bad = unitNameProblem(target.name);
         if (bad)
           throw new ConfigError(
-            `[Install] ${suffix === 'wants' ? 'WantedBy' : 'RequiredBy'}= names ${JSON.stringify(target.name)}, which is not a unit name: it ${bad}`,
+            `[Install] ${suffix === 'wants' ? 'WantedBy' : 'RequiredBy'}= names ${shownValue(target.name)}, which is not a unit name: it ${bad}`,
             { file: unitFile, line: target.line },
             `fix the unit file (${unit} in the image) to name units such as multi-user.target`,
           );
