@@ -56,9 +56,10 @@ describe('release file content', () => {
     assert.equal(quoteValue('a "b" `c` $d \\e'), '"a \\"b\\" \\`c\\` \\$d \\\\e"');
   });
   it('reads [Install] targets', () => {
-    assert.deepEqual(installTargets('[Unit]\nWantedBy=no.target\n[Install]\nWantedBy=a.target b.target\nWantedBy=c.target,d.target\nRequiredBy=e.target\n# WantedBy=x\n'), {
-      wantedBy: ['a.target', 'b.target', 'c.target', 'd.target'],
-      requiredBy: ['e.target'],
+    const at = (line: number) => (name: string) => ({ name, line });
+    assert.deepEqual(installTargets('[Unit]\nWantedBy=no.target\n[Install]\nWantedBy=a.target b.target\nWantedBy=c.target,d.target\nRequiredBy=e.target\n# WantedBy=x\nWantedBy=f.target \\\n  g.target\n'), {
+      wantedBy: [...['a.target', 'b.target'].map(at(4)), ...['c.target', 'd.target'].map(at(5)), ...['f.target', 'g.target'].map(at(8))],
+      requiredBy: [{ name: 'e.target', line: 6 }],
     });
   });
 });

@@ -6,13 +6,34 @@ import parseSemver from 'semver/functions/parse.js';
 import { z } from 'zod';
 import { FILESYSTEMS, erofsClusterSizeProblem, filesystemInfo } from '../formats/filesystems.js';
 import { ConfigError, type ConfigLocation } from '../util/errors.js';
+import { EXTENSION_SCOPES, releaseValueProblem, shownValue, unitNameProblem } from './release-values.js';
 import { dottedPath, locationOf, nodeAt, toPlain, type CNode } from './tree.js';
 
 /** Names that become file and directory names: no separators, no leading dot or dash. */
 export const SAFE_NAME = /^[A-Za-z0-9_+][A-Za-z0-9_.+@-]*$/;
 
 const stringList = z.array(z.string({ error: 'must be a string' }), { error: 'must be a list of strings' });
-const stringOrList = z.union([z.string(), stringList], { error: 'must be a string or a list of strings' });
+
+/** A string checked by `problem` (undefined: fine), the message naming the value. */
+const checkedString = (problem: (v: string) => string | undefined) =>
+  z.string({ error: 'must be a string' }).superRefine((v, ctx) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: `${shownValue(v)} ${p}` });
+  });
+/** Values written into extension-release files (one line each). */
+const releaseValue = checkedString(releaseValueProblem);
+const releaseValues = z.array(releaseValue, { error: 'must be a list of strings' });
+const scopeList = z.array(
+  checkedString((v) => ((EXTENSION_SCOPES as readonly string[]).includes(v) ? undefined : `is not a scope: use ${EXTENSION_SCOPES.join(', ')}`)),
+  { error: `must be a list of scopes (${EXTENSION_SCOPES.join(', ')})` },
+);
+const unitNames = z.array(
+  checkedString((v) => {
+    const p = unitNameProblem(v);
+    return p && `is not a unit name: it ${p}; give unit file names such as app.service`;
+  }),
+  { error: 'must be a list of unit names' },
+);
 
 export const EXTENSION_TYPES = ['sysext', 'confext'] as const;
 export type ExtensionType = (typeof EXTENSION_TYPES)[number];
@@ -60,14 +81,14 @@ export const extensionSchema = z.looseObject({
       { error: 'must be a directory name or {dir, mode: merge|opaque}' },
     )
     .optional(),
-  enable_services: stringList.optional(),
-  modprobe: stringList.optional(),
-  on_merge: stringOrList.optional(),
-  on_unmerge: stringOrList.optional(),
+  enable_services: unitNames.optional(),
+  modprobe: releaseValues.optional(),
+  on_merge: z.union([releaseValue, releaseValues], { error: 'must be a string or a list of strings' }).optional(),
+  on_unmerge: z.union([releaseValue, releaseValues], { error: 'must be a string or a list of strings' }).optional(),
   reload_service_manager: z.boolean({ error: 'must be true or false' }).optional(),
-  scopes: stringList.optional(),
-  sysext_scopes: stringList.optional(),
-  confext_scopes: stringList.optional(),
+  scopes: scopeList.optional(),
+  sysext_scopes: scopeList.optional(),
+  confext_scopes: scopeList.optional(),
   image: z
     .looseObject(
       {

@@ -4,18 +4,19 @@
  * checked first (plan.ts), then written; what was written is recorded next to the sysroot
  * (record.ts), so the next build removes what this one wrote and that build no longer writes.
  */
-import { stat } from 'node:fs/promises';
-import { resolve } from 'node:path';
-import type { ExtensionConfig, Project } from '../config/project.js';
+import { realpath, stat } from 'node:fs/promises';
+import { resolve, sep } from 'node:path';
+import type { ExtensionConfig, OverlaySpec, Project } from '../config/project.js';
 import { isSemver, type ExtensionType } from '../config/schema.js';
 import { releaseFilePath } from '../sysroot/lint.js';
 import type { Volume } from '../volume/volume.js';
-import { absolute, childNames, joinKey, keyOf, show } from './disk.js';
-import { readOverlay } from './overlay.js';
+import { joinKey, keyOf, show } from './disk.js';
+import { readOverlay, type Overlay } from './overlay.js';
 import { SysrootPlan } from './plan.js';
 import { readBuildRecord, UnreadableRecordError, writeBuildRecord, type BuildRecord } from './record.js';
 import { releaseFileContent, type DetectedContent } from './release.js';
 import { planServiceLinks, type ServiceLink } from './services.js';
+import { ConfigError, formatLocation } from '../util/errors.js';
 import type { Reporter } from '../util/reporter.js';
 
 export interface ExtBuildResult {
@@ -79,7 +80,12 @@ export async function buildExtension(opts: {
     warn(`${recordFile} records a build into ${previous.sysroot}, not ${sysroot}: not applied, so nothing an earlier build wrote is removed from ${sysroot} this time`);
     previous = undefined;
   }
-  const overlay = ext.overlay ? await readOverlay(resolve(project.sourceDir, ext.overlay.dir), ext.overlay) : undefined;
+  let overlay: Overlay | undefined;
+  if (ext.overlay) {
+    const dir = resolve(project.sourceDir, ext.overlay.dir);
+    await checkOverlayPlace(dir, ext.overlay, { project, volume, warn });
+    overlay = await readOverlay(dir, ext.overlay);
+  }
   const plan = new SysrootPlan(sysroot, previous);
   await plan.dropStale(new Map(overlay?.items.map((i) => [i.key, i]) ?? []));
   if (overlay) await plan.addOverlay(overlay.items, { what: `the overlay '${overlay.spec.dir}'`, location: overlay.spec.location });
@@ -91,7 +97,7 @@ export async function buildExtension(opts: {
     const rel = releaseFilePath(type, `${ext.name}-${ext.version}`);
     await plan.addFile(keyOf(rel), releaseFileContent(type, ext, found), { what: `the ${type} release file` });
     releaseFiles.push(rel);
-    removedReleaseFiles.push(...(await removeOtherVersions(plan, sysroot, type, ext)));
+    removedReleaseFiles.push(...(await removeOtherVersions(plan, type, ext)));
   }
 
   let serviceLinks: ServiceLink[] = [];
@@ -163,12 +169,37 @@ async function isOtherSysroot(recorded: string, current: string): Promise<boolea
   return !now || was.dev !== now.dev || was.ino !== now.ino;
 }
 
+/**
+ * The overlay is copied whole into the sysroot, and so into the image: one outside the project
+ * (`../../../etc` is the host's /etc) gets a warning at its YAML path, one holding the volume
+ * (`overlay: .`) is refused, as it would copy the sysroot into itself. A missing one is left to
+ * readOverlay.
+ */
+async function checkOverlayPlace(dir: string, spec: OverlaySpec, ctx: { project: Project; volume: Volume; warn: (m: string) => void }): Promise<void> {
+  const real = await realpath(dir).catch(() => undefined);
+  if (real === undefined) return;
+  const within = (path: string, parent: string) => path === parent || path.startsWith(parent.endsWith(sep) ? parent : `${parent}${sep}`);
+  const volume = await realpath(ctx.volume.root).catch(() => resolve(ctx.volume.root));
+  if (within(volume, real))
+    throw new ConfigError(
+      `overlay directory '${spec.dir}' (${real}) holds the volume ${volume}: ext build would copy the sysroot into itself`,
+      spec.location,
+      'point overlay: at a directory of its own, e.g. overlay/ beside avocado.yaml',
+    );
+  const projectDir = await realpath(ctx.project.dir).catch(() => ctx.project.dir);
+  const sourceDir = await realpath(ctx.project.sourceDir).catch(() => ctx.project.sourceDir);
+  if (!within(real, projectDir) && !within(real, sourceDir))
+    ctx.warn(
+      `${formatLocation(spec.location)}: overlay directory '${spec.dir}' is ${real}, outside the project ${projectDir}: ext build copies all of it into the sysroot and the image; move it into the project if that is not meant`,
+    );
+}
+
 /** extension-release.NAME-<other semver> files: left over from builds of other versions. */
-async function removeOtherVersions(plan: SysrootPlan, sysroot: string, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
+async function removeOtherVersions(plan: SysrootPlan, type: ExtensionType, ext: ExtensionConfig): Promise<string[]> {
   const dir = keyOf(releaseFilePath(type, '')).replace(/\/[^/]*$/, '');
   const prefix = keyOf(`extension-release.${ext.name}-`);
   const found: string[] = [];
-  for (const name of await childNames(absolute(sysroot, dir))) {
+  for (const name of await plan.namesIn(dir)) {
     if (!name.startsWith(prefix)) continue;
     const version = show(name.slice(prefix.length));
     if (version === ext.version || !isSemver(version)) continue;
