@@ -81,7 +81,7 @@ describe('--out', () => {
   it('/proc/x fails at once (exit 1) instead of spinning', () => {
     const p = project();
     try {
-      const r = spawnSync(process.execPath, [CLI, 'ext', 'image', 'app', '--out', '/proc/x'], { cwd: p.dir, encoding: 'utf8', timeout: 30_000 });
+      const r = spawnSync(process.execPath, [CLI, 'ext', 'image', 'app', '--out', '/proc/x'], { cwd: p.dir, encoding: 'utf8', timeout: 30_000, killSignal: 'SIGKILL' });
       assert.equal(r.status, 1, `${r.signal ?? ''} ${r.stderr}`);
       assert.match(r.stderr, /error: cannot copy the image to \/proc\/x\/app-1\.0\.0\.raw: .*\/proc\/x.*; the image itself is at .*app-1\.0\.0\.raw/);
       oneErrorLine(r.stderr);
@@ -166,7 +166,7 @@ describe('output that cannot be written', () => {
     const p = project();
     try {
       // stdout is a pipe whose reader has gone: `avocado … --json | true`.
-      const r = spawnSync('sh', ['-c', `( sleep 0.5; exec ${process.execPath} ${CLI} ext image app --json ) | true`], { cwd: p.dir, encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync('sh', ['-c', `( sleep 0.5; exec ${process.execPath} ${CLI} ext image app --json ) | true`], { cwd: p.dir, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
       assert.equal(r.status, 0, r.stderr);
       assert.doesNotMatch(r.stderr, /error|\n\s+at /);
     } finally {
@@ -179,7 +179,7 @@ describe('output that cannot be written', () => {
     try {
       const full = openSync('/dev/full', 'w');
       try {
-        const r = spawnSync(process.execPath, [CLI, 'ext', 'image', 'app', '--json'], { cwd: p.dir, stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 60_000 });
+        const r = spawnSync(process.execPath, [CLI, 'ext', 'image', 'app', '--json'], { cwd: p.dir, stdio: ['ignore', full, 'pipe'], encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
         assert.equal(r.status, 1, r.stderr);
         assert.match(r.stderr, /error: cannot write to standard output: no space left on the device \(ENOSPC\); free some space where it goes, or send it elsewhere/);
         oneErrorLine(r.stderr);
@@ -205,7 +205,7 @@ describe('output that cannot be written', () => {
       const after = count();
       if (after !== before) { console.error('listeners', before, '->', after); process.exit(1); }
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 60_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
     assert.equal(r.status, 0, r.stderr);
   });
 });
@@ -216,7 +216,7 @@ describe('the working directory', () => {
     try {
       const gone = join(p.dir, 'gone');
       mkdirSync(gone);
-      const r = spawnSync('sh', ['-c', `cd ${gone} && rmdir ${gone} && exec ${process.execPath} ${CLI} ext image app -C ${join(p.dir, 'avocado.yaml')}`], { encoding: 'utf8', timeout: 60_000 });
+      const r = spawnSync('sh', ['-c', `cd ${gone} && rmdir ${gone} && exec ${process.execPath} ${CLI} ext image app -C ${join(p.dir, 'avocado.yaml')}`], { encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
       assert.equal(r.status, 2, r.stderr);
       assert.match(r.stderr, /error: the working directory no longer exists .*; cd to an existing directory/);
       oneErrorLine(r.stderr);
@@ -262,7 +262,7 @@ describe('file-system errors name the path and what to do', () => {
     try {
       chmodSync(p.dir, 0o755);
       const asNobody = () =>
-        spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'ext', 'image', 'app'], { cwd: p.dir, encoding: 'utf8', timeout: 60_000 });
+        spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, 'ext', 'image', 'app'], { cwd: p.dir, encoding: 'utf8', timeout: 60_000, killSignal: 'SIGKILL' });
       // Root built once: the directory exists and cannot be written.
       assert.equal(p.run(['ext', 'image', 'app']).code, 0);
       let r = asNobody();
