@@ -43,7 +43,7 @@ describe('--out', () => {
       // A stand-in for a concurrent build of the same image: renames other bytes over it, nonstop.
       const rival = spawn(
         process.execPath,
-        ['-e', `const fs = require('fs'); const end = Date.now() + 60000; while (Date.now() < end) { try { fs.linkSync(${JSON.stringify(decoy)}, ${JSON.stringify(`${image}.rival`)}); fs.renameSync(${JSON.stringify(`${image}.rival`)}, ${JSON.stringify(image)}); } catch {} }`],
+        ['-e', `const fs = require('fs'); const end = Date.now() + 60000; while (Date.now() < end) { try { fs.linkSync(${JSON.stringify(decoy)}, ${JSON.stringify(`${image}.rival`)}); } catch {} try { fs.renameSync(${JSON.stringify(`${image}.rival`)}, ${JSON.stringify(image)}); } catch {} }`],
         { stdio: 'ignore' },
       );
       try {
