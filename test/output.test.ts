@@ -150,7 +150,8 @@ describe('temporaries of killed builds', { skip: missingTools('pgrep') }, () => 
       const reused = `.avocado.${owner}.${process.pid}.1.0000bbbb.tmp`;
       const otherHost = `.avocado.00000000.${child.pid}.${m![3]}.0000cccc.tmp`;
       const notOurs = `.app-1.0.0.raw.${child.pid}-0000dddd.tmp`;
-      for (const n of [live, reused, otherHost, notOurs]) writeFileSync(join(outDir, n), 'x');
+      const engineFile = `.avocado.${owner}.${child.pid}.${m![3]}.0000eeee.tmp.exclude`;
+      for (const n of [live, reused, otherHost, notOurs, engineFile]) writeFileSync(join(outDir, n), 'x');
 
       const r = p.run(['ext', 'image', 'app']);
       assert.equal(r.code, 0, r.stderr);

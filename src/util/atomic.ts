@@ -17,7 +17,8 @@ import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { registerTemp, unregisterTemp } from './cleanup.js';
 
-const TEMP_NAME = /^\.avocado\.([0-9a-f]{8})\.(\d+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+/** A temporary, or a file an engine keeps next to it (`….tmp.exclude`). */
+const TEMP_NAME = /^\.avocado\.([0-9a-f]{8})\.(\d+)\.(\d+)\.[0-9a-f]{8}\.tmp(\.[a-z]+)?$/;
 
 export class AtomicFile {
   private done = false;
