@@ -134,7 +134,7 @@ describe('builds that fail keep the previous image', { skip: missingTools('mksqu
       writeFileSync(join(p.dir, 'a-file'), '');
       const out = p.run(['ext', 'image', 'app', '--out', 'a-file/dist']);
       assert.equal(out.code, 1, out.stderr);
-      assert.match(out.stderr, /error: cannot copy the image to .*a-file\/dist\/app-1\.0\.0\.raw: ENOTDIR.*; the image itself is at .*app-1\.0\.0\.raw/);
+      assert.match(out.stderr, /error: cannot copy the image to .*a-file\/dist\/app-1\.0\.0\.raw: cannot use .*a-file\/dist: a component of the path is not a directory; the image itself is at .*app-1\.0\.0\.raw/);
 
 
       // Without mksquashfs on PATH the tools engine fails before writing anything.

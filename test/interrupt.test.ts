@@ -1,4 +1,4 @@
-/** Ctrl-C (or SIGTERM) during a build: exit 130 (143), temporaries removed, the tool stopped, the previous image intact. */
+/** Ctrl-C (or SIGTERM, SIGHUP) during a build: exit 130 (143, 129), temporaries removed, the tool stopped, the previous image intact. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -15,6 +15,8 @@ const CASES = [
   { engine: 'native', filesystem: 'squashfs-xz', signal: 'SIGINT', status: 130 },
   { engine: 'tools', filesystem: 'squashfs', signal: 'SIGINT', status: 130 },
   { engine: 'tools', filesystem: 'squashfs', signal: 'SIGTERM', status: 143 },
+  // The terminal closing (ssh session lost) stops the build the same way.
+  { engine: 'native', filesystem: 'squashfs-xz', signal: 'SIGHUP', status: 129 },
 ] as const;
 
 describe('interrupting a build', { skip: missingTools('mksquashfs', 'pgrep') }, () => {

@@ -5,6 +5,7 @@
  */
 import { CommanderError, type Command } from 'commander';
 import { removeTempsSync } from '../util/cleanup.js';
+import { explainFsError } from '../util/fs-errors.js';
 import { packageName, packageVersion } from '../util/version.js';
 import { ExitCode, InterruptedError, isAvocadoError, BuildError, ReportedFailure, UsageError } from '../util/errors.js';
 import { buildProgram } from './program.js';
@@ -34,16 +35,17 @@ async function main(argv: string[]): Promise<number> {
     if (interrupts > 1) {
       // Second Ctrl-C: stop waiting for children to wind down.
       removeTempsSync();
-      process.exit(signal === 'SIGTERM' ? 143 : ExitCode.interrupted);
+      process.exit(new InterruptedError(signal).exitCode);
     }
     controller.abort(new InterruptedError(signal));
   };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
+  for (const s of HANDLED_SIGNALS) process.on(s, onSignal);
 
   const ctx: CommandContext = {
     signal: controller.signal,
-    cwd: process.cwd(),
+    get cwd() {
+      return workingDirectory();
+    },
     env: process.env,
     reporter: new Reporter({ json: argv.includes('--json'), verbose: argv.includes('--verbose') || argv.includes('-v') }),
   };
@@ -67,8 +69,23 @@ async function main(argv: string[]): Promise<number> {
   } catch (e) {
     return report(e, ctx);
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    for (const s of HANDLED_SIGNALS) process.off(s, onSignal);
+  }
+}
+
+/** Ctrl-C, `kill`, and the terminal closing: each stops the build and removes its temporaries. */
+const HANDLED_SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+
+/** The working directory, read when first needed: commands that never resolve a relative path work without one. */
+function workingDirectory(): string {
+  try {
+    return process.cwd();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    throw new UsageError(
+      'the working directory no longer exists (it was removed after the shell entered it)',
+      'cd to an existing directory: relative paths and the search for avocado.yaml start there',
+    );
   }
 }
 
@@ -112,8 +129,9 @@ function allCommands(cmd: import('commander').Command): import('commander').Comm
   return [cmd, ...cmd.commands.flatMap(allCommands)];
 }
 
-function report(e: unknown, ctx: CommandContext): number {
+function report(thrown: unknown, ctx: CommandContext): number {
   const r = ctx.reporter;
+  const e = isAvocadoError(thrown) ? thrown : (explainFsError(thrown) ?? thrown);
   if (e instanceof CommanderError) {
     if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version') return ExitCode.ok;
     // 'commander.help': no command given, so the help went to stderr as a usage error.
@@ -121,7 +139,7 @@ function report(e: unknown, ctx: CommandContext): number {
     if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: e.message.replace(/^error: /, ''), exitCode: ExitCode.usage } });
     return ExitCode.usage;
   }
-  if (ctx.signal.aborted && (e instanceof InterruptedError || !isAvocadoError(e))) {
+  if (ctx.signal.aborted && (thrown instanceof InterruptedError || !isAvocadoError(thrown))) {
     const code = ctx.signal.reason instanceof InterruptedError ? ctx.signal.reason.exitCode : ExitCode.interrupted;
     r.error('interrupted; temporary files removed, previous image unchanged');
     if (r.json) r.emitJson({ schemaVersion: 1, ok: false, error: { message: 'interrupted', exitCode: code } });
@@ -141,12 +159,21 @@ function report(e: unknown, ctx: CommandContext): number {
   return ExitCode.buildFailed;
 }
 
-// A reader that stops early (`avocado --help | head`) is not an error.
-for (const stream of [process.stdout, process.stderr])
-  stream.on('error', (e: NodeJS.ErrnoException) => {
-    if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
-    throw e;
-  });
+// A reader that stops early (`avocado --help | head`) is not an error; any other failure to write
+// the output (a full disk, an I/O error) is one, given in one line where it can still be seen.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+  process.stderr.write(`error: cannot write to standard output: ${describeWriteError(e)}; ${e.code === 'ENOSPC' ? 'free some space where it goes, or send it elsewhere' : 'send it elsewhere'}\n`);
+  process.exit(ExitCode.buildFailed);
+});
+process.stderr.on('error', (e: NodeJS.ErrnoException) => {
+  process.exit(e.code === 'EPIPE' ? (process.exitCode ?? 0) : ExitCode.buildFailed);
+});
+
+function describeWriteError(e: NodeJS.ErrnoException): string {
+  if (e.code === 'ENOSPC') return 'no space left on the device (ENOSPC)';
+  return e.code ? `${e.code} (${e.message.replace(/^\w+: /, '').replace(/, write$/, '')})` : e.message;
+}
 
 const code = await main(process.argv.slice(2));
 process.exitCode = code;

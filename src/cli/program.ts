@@ -114,7 +114,7 @@ const FILESYSTEM_HELP = FILESYSTEMS.map(
 ).join('\n');
 
 const EXIT_HELP = `
-Exit status: 0 success, 1 build failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM).`;
+Exit status: 0 success, 1 build failed, 2 usage or configuration error, 130 interrupted (143 on SIGTERM, 129 on SIGHUP).`;
 
 export function buildProgram(run: (name: string, args: unknown[]) => Promise<void>): Command {
   const program = new Command('avocado')

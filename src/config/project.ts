@@ -17,6 +17,9 @@ import { definedRuntimes, runtimeExtensionNames, selectRuntime, type RuntimeSele
 import { EXTENSION_READ_KEYS, SAFE_NAME, extensionSchema, projectSchema, validate, type ExtensionType, type ProjectFields } from './schema.js';
 import { dottedPath, keyLocationOf, loadYamlFile, locationOf, nodeAt, type CMap, type CNode, type Issue, type YamlPath } from './tree.js';
 
+/** The longest file name Linux file systems allow, in bytes. */
+const NAME_MAX = 255;
+
 export { CONFIG_FILE_NAME, findConfigFile } from './find.js';
 
 export interface LoadOptions {
@@ -251,6 +254,15 @@ export class Project {
       );
     }
     const f = validate(extensionSchema, node, loc);
+    // The longest file name made of them (the sysext release file; the image's is shorter): too
+    // long a name fails here, not halfway through a build.
+    const longest = Buffer.byteLength(`extension-release.${name}-${f.version}`);
+    if (longest > NAME_MAX)
+      throw new ConfigError(
+        `extension name and version make a file name of ${longest} bytes (extension-release.${name.length > 40 ? `${name.slice(0, 20)}…` : name}-${f.version}), longer than the ${NAME_MAX} file systems allow`,
+        keyLocationOf(found),
+        `shorten the name or the version by ${longest - NAME_MAX} bytes`,
+      );
 
     let filesystem: FilesystemInfo;
     let filesystemSource: string;

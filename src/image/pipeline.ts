@@ -3,7 +3,7 @@
  * into the entry list, check it as systemd will (the plan; all `--dry-run` does), have the engine
  * write a temporary image, then publish it atomically (and copy it to --out).
  */
-import { open, stat, statfs } from 'node:fs/promises';
+import { copyFile, open, statfs } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { ExtensionConfig, Project } from '../config/project.js';
 import { chooseEngine, loadEngine, type EngineChoice } from '../engines/index.js';
@@ -16,8 +16,9 @@ import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
 import type { SysrootTree } from '../sysroot/entry.js';
 import { walkSysroot, type ExcludedPath } from '../sysroot/walk.js';
-import { AtomicFile, atomicCopy } from '../util/atomic.js';
+import { AtomicFile } from '../util/atomic.js';
 import { BuildError, InterruptedError, formatLocation } from '../util/errors.js';
+import { explainFsError } from '../util/fs-errors.js';
 import { sha256Handle } from '../util/hash.js';
 import { formatBytes, type Reporter } from '../util/reporter.js';
 import type { Volume } from '../volume/volume.js';
@@ -174,6 +175,29 @@ export async function planImage(opts: ImageOptions): Promise<ImagePlan> {
   };
 }
 
+/**
+ * The --out copy, made from this build's temporary before the image is published (so that it
+ * holds this build's bytes); a failure to make it fails the build after the image is published.
+ */
+type OutCopy = { readonly file: AtomicFile; readonly error?: undefined } | { readonly file?: undefined; readonly error: BuildError };
+
+async function copyOut(from: string, to: string, imagePath: string): Promise<OutCopy> {
+  let file: AtomicFile | undefined;
+  try {
+    file = await AtomicFile.create(to);
+    await copyFile(from, file.tempPath);
+    return { file };
+  } catch (e) {
+    await file?.discard();
+    return { error: outError(e, to, imagePath) };
+  }
+}
+
+function outError(e: unknown, out: string, imagePath: string): BuildError {
+  const why = explainFsError(e)?.message ?? (e as Error).message;
+  return new BuildError(`cannot copy the image to ${out}: ${why}`, `the image itself is at ${imagePath}; fix --out or its permissions`);
+}
+
 export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   const started = performance.now();
   const { project, volume, reporter } = opts;
@@ -182,10 +206,12 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   const { imagePath, tree } = plan;
 
   const engine = await loadEngine(plan.engine.name, { project, volume, env: opts.env, container: opts.container });
-  await volume.ensureRoot();
+  await volume.ensureOutputDir(plan.target);
   const file = await AtomicFile.create(imagePath);
   let tool: string;
   let sha256: string;
+  let size: number;
+  let outCopy: OutCopy | undefined;
   try {
     const request: BuildRequest = {
       tree,
@@ -207,28 +233,33 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     opts.signal.throwIfAborted();
     await checkComplete(file.tempPath, plan.filesystem.family, tool);
     reporter.verbose(`image written, syncing it to disk and hashing it`);
-    // The data is in the page cache: hash it while fsync waits for the disk (the open handle
-    // reads the same file across the rename).
+    // The data is in the page cache: hash it while fsync waits for the disk. Size, hash and the
+    // --out copy all come from this build's own temporary, before it is renamed into place: a
+    // concurrent build of the same image may rename its own over it at any moment after.
     const fh = await open(file.tempPath, 'r');
     try {
-      [sha256] = await Promise.all([sha256Handle(fh), file.commit()]);
+      [sha256, size] = await Promise.all([sha256Handle(fh), fh.stat().then((st) => st.size), file.sync()]);
     } finally {
       await fh.close();
     }
+    if (plan.out !== undefined) outCopy = await copyOut(file.tempPath, plan.out, imagePath);
+    await file.publish();
   } catch (e) {
     await file.discard();
+    await outCopy?.file?.discard();
     if (opts.signal.aborted) throw opts.signal.reason instanceof Error ? opts.signal.reason : new InterruptedError('SIGINT');
     if ((e as NodeJS.ErrnoException).code === 'ENOSPC') throw new BuildError(`no space left on the device holding ${imagePath}`, 'free some space; the previous image is unchanged');
     throw e;
   }
 
   reporter.verbose(`published ${imagePath}`);
-  const size = (await stat(imagePath)).size;
-  if (plan.out !== undefined) {
+  if (outCopy) {
+    if (!outCopy.file) throw outCopy.error;
     try {
-      await atomicCopy(imagePath, plan.out);
+      await outCopy.file.commit();
     } catch (e) {
-      throw new BuildError(`cannot copy the image to ${plan.out}: ${(e as Error).message}`, `the image itself is at ${imagePath}; fix --out or its permissions`);
+      await outCopy.file.discard();
+      throw outError(e, plan.out!, imagePath);
     }
     reporter.step(`copied to ${plan.out}`);
   }

@@ -72,12 +72,12 @@ export class BuildError extends AvocadoError {
   }
 }
 
-/** Ctrl-C (exit 130) or SIGTERM (exit 143): 128 + the signal number, as shells report it. */
+/** Ctrl-C (exit 130), SIGTERM (143) or SIGHUP (129): 128 + the signal number, as shells report it. */
 export class InterruptedError extends AvocadoError {
   readonly exitCode: number;
   constructor(readonly signal: NodeJS.Signals) {
     super(`interrupted by ${signal}`);
-    this.exitCode = signal === 'SIGTERM' ? 143 : ExitCode.interrupted;
+    this.exitCode = signal === 'SIGTERM' ? 143 : signal === 'SIGHUP' ? 129 : ExitCode.interrupted;
   }
 }
 

@@ -11,6 +11,7 @@ import { constants } from 'node:fs';
 import { access, lstat, mkdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { isAbsolute, join, posix, resolve } from 'node:path';
 import { ContainerTool } from '../container/tool.js';
+import { makeDirectories } from '../util/atomic.js';
 import { ConfigError } from '../util/errors.js';
 import { readAvocadoState } from './avocado-state.js';
 
@@ -176,12 +177,48 @@ export class Volume {
     return join(this.outputDir(target), this.imageFileName(extension, version));
   }
 
+  /**
+   * Creates `<target>/output/extensions` (and the root) for an image. Each directory under the
+   * root must be a real directory: a symlink planted there would send the image, and the
+   * temporaries removed next to it, outside the volume.
+   */
+  async ensureOutputDir(target: string): Promise<string> {
+    await this.ensureRoot();
+    return this.ensureInside([target, 'output', 'extensions']);
+  }
+
+  /** Creates the directories `components` below the root without following a symlink in any of them. */
+  async ensureInside(components: readonly string[]): Promise<string> {
+    let dir = this.root;
+    for (const name of components) {
+      dir = join(dir, name);
+      let st = await lstat(dir).catch(ignoreMissing);
+      if (!st) {
+        await mkdir(dir).catch(ignoreExists);
+        st = await lstat(dir);
+      }
+      if (st.isSymbolicLink())
+        throw new ConfigError(
+          `${dir} is a symlink (to ${await readlink(dir)}); avocado writes only inside the volume ${this.root}`,
+          undefined,
+          'remove the link (avocado creates the directory), or pass --volume with a volume that has none',
+        );
+      if (!st.isDirectory()) throw new ConfigError(`${dir} is not a directory`, undefined, 'move it out of the volume; avocado creates the directory');
+    }
+    return dir;
+  }
+
   /** Creates the root; a project volume gets a .gitignore so that git never sees it. */
   async ensureRoot(): Promise<void> {
     if (this.named) return; // another tool's volume: only the output image is ours to write
-    await mkdir(this.root, { recursive: true });
+    await makeDirectories(this.root);
     if (this.source === 'project') await writeFile(join(this.root, '.gitignore'), '*\n', { flag: 'wx' }).catch(ignoreExists);
   }
+}
+
+function ignoreMissing(e: NodeJS.ErrnoException): undefined {
+  if (e.code !== 'ENOENT') throw e;
+  return undefined;
 }
 
 function ignoreExists(e: NodeJS.ErrnoException): void {

@@ -18,6 +18,7 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
   const remote = opts.runsOn !== undefined ? parseRunsOn(opts.runsOn) : undefined;
   const nfsPort = opts.nfsPort !== undefined ? parsePort(opts.nfsPort) : undefined;
   const sdkArch = opts.sdkArch !== undefined ? parseSdkArch(opts.sdkArch) : undefined;
+  if (opts.out === '') throw new UsageError("--out: the directory is empty", "give one (--out . for the current directory)");
   if (nfsPort !== undefined && !remote) throw new UsageError('--nfs-port only applies with --runs-on', 'add --runs-on USER@HOST or drop --nfs-port');
 
   const { project, volume } = await loadProject(ctx, opts, reporter);
