@@ -94,7 +94,7 @@ describe('reading a file that was swapped after the walk', () => {
       execFileSync('mkfifo', [${JSON.stringify(data)}]);
       try { new SourceFile(findEntry(tree.root, 'usr/lib/data')); console.log('read it'); } catch (e) { console.log(e.message); }
     `;
-    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000 });
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
     assert.equal(r.signal, null, 'the open did not return');
     assert.match(r.stdout, /usr\/lib\/data changed during the build: it is now a fifo/, r.stderr);
   });
