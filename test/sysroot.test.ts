@@ -104,7 +104,13 @@ describe('exclusions', () => {
 
   it('rejects patterns that would take everything or climb out', () => {
     assert.throws(() => new Exclusions([{ pattern: '/', location: loc }]), /whole sysroot/);
-    assert.throws(() => new Exclusions([{ pattern: '**', location: loc }]), /whole sysroot/);
+    for (const pattern of ['**', '**/**', '*', '**/*', '*/**', '*/*', '*/', '/**/', '?*', '{**,x}', '!usr', '!var'])
+      assert.throws(
+        () => new Exclusions([{ pattern: 'var/lib/app/**', location: loc }, { pattern, location: { ...loc, line: 2, yamlPath: 'extensions.app.var_files[1]' } }]),
+        (e: ConfigError) => e.exitCode === 2 && e.line === `avocado.yaml:2:1: extensions.app.var_files[1]: var_files pattern '${pattern}' would exclude the whole sysroot: it matches every name at its top level or one below; name a path below it, e.g. var/lib/app/**`,
+        pattern,
+      );
+    for (const pattern of ['var/**', 'usr/*', '*.log', '**/cache', 'var/*/', '{var,srv}/**', '*/lib/**', 'usr/**']) assert.doesNotThrow(() => new Exclusions([{ pattern, location: loc }]), pattern);
     assert.throws(() => new Exclusions([{ pattern: 'var/../etc', location: loc }]), /'\.\.' segment/);
   });
 });

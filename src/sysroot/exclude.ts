@@ -144,9 +144,18 @@ export function normalisePattern(v: VarFilePattern): ExclusionRule {
   glob = glob.replace(/\/{2,}/g, '/');
   const directoriesOnly = glob.endsWith('/');
   if (directoriesOnly) glob = glob.replace(/\/+$/, '');
-  if (!glob || glob === '.' || /^\*\*$/.test(glob))
-    throw new ConfigError(`var_files pattern '${v.pattern}' would exclude the whole sysroot`, v.location, 'name a path below it, e.g. var/lib/app/**');
+  if (!glob || glob === '.' || emptiesTheImage(glob))
+    throw new ConfigError(`var_files pattern '${v.pattern}' would exclude the whole sysroot: it matches every name at its top level or one below`, v.location, 'name a path below it, e.g. var/lib/app/**');
   if (glob.split('/').some((s) => s === '..' || s === '.'))
     throw new ConfigError(`var_files pattern '${v.pattern}' has a '.' or '..' segment`, v.location, 'write it relative to the sysroot root, e.g. var/lib/app/**');
   return { pattern: v.pattern, glob, location: v.location, directoriesOnly, matches: 0 };
+}
+
+/** Top-level names: a pattern matching each of them, or each of the names just below them, leaves an empty image. */
+const TOP_LEVEL_PROBES = ['usr', 'etc', 'opt', 'var', 'avocado-any-name', '.hidden'];
+
+/** `**`, `*`, `**` + `/**`, `*` + `/`, `*` + `/**`, `!(x)`…: patterns that empty the image, as `**` does. */
+function emptiesTheImage(glob: string): boolean {
+  const test = picomatch(glob, { dot: true });
+  return TOP_LEVEL_PROBES.every((name) => test(name) || test(`${name}/avocado-any-name`));
 }
