@@ -268,6 +268,6 @@ function changedDuringWalk(path: Buffer, how: string): BuildError {
 }
 
 /** A sysroot path in an error message: shortened if very deep. */
-export function forMessage(path: Buffer): string {
+function forMessage(path: Buffer): string {
   return shortenForMessage(displayPath(path));
 }
