@@ -1,7 +1,4 @@
-/**
- * Ctrl-C (or SIGTERM) during a build: exit 130 (143), temporaries removed, the tool stopped, the
- * previous image intact. And nothing that could wait forever (a fifo as -C) is waited on.
- */
+/** Ctrl-C (or SIGTERM) during a build: exit 130 (143), temporaries removed, the tool stopped, the previous image intact. */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -71,6 +68,7 @@ describe('interrupting a build', { skip: missingTools('mksquashfs', 'pgrep') }, 
   }
 });
 
+/** Nothing that could wait forever is waited on: a fifo, a device or a directory as -C is exit 2 at once. */
 describe('nothing waits on a fifo or a device', () => {
   const base = mkdtempSync(join(tmpdir(), 'avocado-fifo-'));
   after(() => rmSync(base, { recursive: true, force: true }));
