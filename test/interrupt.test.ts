@@ -1,10 +1,11 @@
 /** Ctrl-C (or SIGTERM, SIGHUP) during a build: exit 130 (143, 129), temporaries removed, the tool stopped, the previous image intact. */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { writeReleaseFiles } from './helpers/corner-tree.js';
 import { CLI, TestProject } from './helpers/project.js';
@@ -67,4 +68,45 @@ describe('interrupting a build', { skip: missingTools('mksquashfs', 'pgrep') }, 
       }
     });
   }
+});
+
+/** Nothing that could wait forever is waited on: a fifo, a device or a directory as -C is exit 2 at once. */
+describe('nothing waits on a fifo or a device', () => {
+  const base = mkdtempSync(join(tmpdir(), 'avocado-fifo-'));
+  after(() => rmSync(base, { recursive: true, force: true }));
+  const fifo = join(base, 'fifo');
+  execFileSync('mkfifo', [fifo]);
+  mkdirSync(join(base, 'empty-dir'));
+  mkdirSync(join(base, 'project'));
+  writeFileSync(join(base, 'project/avocado.yaml'), 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n');
+
+  const cases: [string, RegExp][] = [
+    [fifo, /^error: -C .*\/fifo: is a fifo, not a file; pass -C <path\/to\/avocado\.yaml>$/],
+    ['/dev/zero', /^error: -C \/dev\/zero: is a character device, not a file; pass -C/],
+    [join(base, 'empty-dir'), /^error: -C .*\/empty-dir: is a directory without avocado\.yaml in it; pass -C/],
+  ];
+  // SIGKILL at the time limit: a CLI stuck on the fifo ignores SIGTERM, which would leave spawnSync waiting.
+  const run = (args: string[]) => spawnSync(process.execPath, [CLI, ...args], { cwd: base, encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+  for (const [config, message] of cases)
+    it(`-C ${config.startsWith(base) ? config.slice(base.length + 1) : config}: exit 2 at once, one line`, () => {
+      const r = run(['ext', 'image', 'app', '-C', config]);
+      assert.equal(r.status, 2, r.stderr);
+      assert.match(r.stderr.trimEnd(), message);
+      assert.equal(r.stderr.trimEnd().split('\n').length, 1);
+    });
+
+  it('-C naming a directory uses its avocado.yaml', () => {
+    const r = run(['ext', 'image', 'app', '-C', join(base, 'project'), '--dry-run']);
+    assert.equal(r.status, 2, r.stderr);
+    assert.match(r.stderr, /extension sysroot does not exist: .*project\/_avocado\/t\/extensions\/app/);
+  });
+
+  it('a config file that is a fifo when it is read is refused, not waited on', () => {
+    // In a child process with a time limit: an open that waits on the fifo would keep this runner from exiting.
+    const tree = new URL('../src/config/tree.js', import.meta.url).href;
+    const script = `import { loadYamlFile } from ${JSON.stringify(tree)};\ntry { await loadYamlFile(${JSON.stringify(fifo)}); console.log('read it'); } catch (e) { console.log(e.constructor.name, e.message); }`;
+    const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 20_000, killSignal: 'SIGKILL' });
+    assert.equal(r.signal, null, 'the read did not return');
+    assert.match(r.stdout, /^ConfigError config file .*\/fifo is a fifo, not a file$/m, r.stderr);
+  });
 });

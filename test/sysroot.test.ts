@@ -4,6 +4,7 @@ import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
+import picomatch from 'picomatch';
 import { displayPath, preOrder, type Entry } from '../src/sysroot/entry.js';
 import { Exclusions } from '../src/sysroot/exclude.js';
 import { lintSysroot } from '../src/sysroot/lint.js';
@@ -61,9 +62,55 @@ describe('exclusions', () => {
     });
   }
 
+  it('reports the first matching pattern in the order written, whatever their prefixes', async () => {
+    const ruleFor = async (patterns: string[], path: string) => (await walk(root, patterns)).excluded.find((x) => x.display === path)?.rule.pattern;
+    assert.equal(await ruleFor(['var/lib/**', '**/lib'], 'var/lib'), 'var/lib/**');
+    assert.equal(await ruleFor(['**/lib', 'var/lib/**'], 'var/lib'), '**/lib');
+    assert.equal(await ruleFor(['var/lib/app/**', 'var/**'], 'var'), 'var/**');
+    assert.equal(await ruleFor(['var/l?b/app', 'var/lib/app'], 'var/lib/app'), 'var/l?b/app');
+  });
+
+  it('excludes exactly what testing each pattern with picomatch in turn does', async () => {
+    const patterns = ['var/lib/app/*', '**/cache', 'var/log/**/*.log', 'opt/{vendor,x}/c*', 'var/l?g/keep.txt', 'var/lib/app/data/', '*.txt', 'usr/**/deep*', '**/sub/**', '*/lib/docker', '!(usr)/lib/rpm*'];
+    const r = await walk(root, patterns);
+    const all = await walk(root);
+    const tests = patterns.map((p) => ({ p, dirOnly: p.endsWith('/'), test: picomatch(p.replace(/\/$/, ''), { dot: true }) }));
+    const expected: string[] = [];
+    const visit = (e: Entry): void => {
+      const hit = e.path.length ? tests.find((t) => (!t.dirOnly || e.kind === 'directory') && t.test(displayPath(e.path))) : undefined;
+      if (hit) return void expected.push(`${displayPath(e.path)} ${hit.p}`);
+      if (e.kind === 'directory') e.children.forEach(visit);
+    };
+    visit(all.tree.root);
+    const got = r.excluded.filter((x) => x.rule.location).map((x) => `${x.display} ${x.rule.pattern}`);
+    assert.deepEqual(got.sort(), expected.sort());
+  });
+
+  it('matches 10,000 patterns against 2,000 entries in seconds, not minutes', async () => {
+    const big = tempDir();
+    for (let d = 0; d < 40; d++) {
+      mkdirSync(join(big, `var/lib/d${d}`), { recursive: true });
+      for (let f = 0; f < 49; f++) writeFileSync(join(big, `var/lib/d${d}/f${f}`), '');
+    }
+    const patterns = Array.from({ length: 10_000 }, (_, i) => [`var/lib/app${i}/**`, `var/log/*.x${i}`, `**/x${i}`, `**/y${i}/**`][i % 4]!);
+    patterns.push('var/lib/d3/**');
+    const started = performance.now();
+    const r = await walk(big, patterns);
+    const ms = performance.now() - started;
+    assert.deepEqual(r.excluded.filter((x) => x.rule.location).map((x) => x.display), ['var/lib/d3']);
+    // One by one this took 23 s on a fast machine (over 100 s on the 2-vCPU CI VM); indexed, well under 1 s.
+    assert.ok(ms < 8000, `took ${Math.round(ms)} ms`);
+  });
+
   it('rejects patterns that would take everything or climb out', () => {
     assert.throws(() => new Exclusions([{ pattern: '/', location: loc }]), /whole sysroot/);
-    assert.throws(() => new Exclusions([{ pattern: '**', location: loc }]), /whole sysroot/);
+    for (const pattern of ['**', '**/**', '*', '**/*', '*/**', '*/*', '*/', '/**/', '?*', '{**,x}', '!usr', '!var'])
+      assert.throws(
+        () => new Exclusions([{ pattern: 'var/lib/app/**', location: loc }, { pattern, location: { ...loc, line: 2, yamlPath: 'extensions.app.var_files[1]' } }]),
+        (e: ConfigError) => e.exitCode === 2 && e.line === `avocado.yaml:2:1: extensions.app.var_files[1]: var_files pattern '${pattern}' would exclude the whole sysroot: it matches every name at its top level or one below; name a path below it, e.g. var/lib/app/**`,
+        pattern,
+      );
+    for (const pattern of ['var/**', 'usr/*', '*.log', '**/cache', 'var/*/', '{var,srv}/**', '*/lib/**', 'usr/**']) assert.doesNotThrow(() => new Exclusions([{ pattern, location: loc }]), pattern);
     assert.throws(() => new Exclusions([{ pattern: 'var/../etc', location: loc }]), /'\.\.' segment/);
   });
 });

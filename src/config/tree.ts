@@ -3,7 +3,7 @@
  * YAML path), so that errors found after interpolation and target overrides still point at the
  * line the user wrote.
  */
-import { readFile } from 'node:fs/promises';
+import { readConfigText } from './find.js';
 import {
   LineCounter,
   parseDocument,
@@ -93,8 +93,9 @@ export function keyLocationOf(node: CNode): ConfigLocation {
 export async function loadYamlFile(file: string): Promise<CMap> {
   let text: string;
   try {
-    text = await readFile(file, 'utf8');
+    text = await readConfigText(file);
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT')
       throw new ConfigError(`config file not found: ${file}`, undefined, 'pass -C <file> or run avocado in the project directory');

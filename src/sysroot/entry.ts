@@ -36,6 +36,9 @@ export interface FileEntry extends EntryBase {
   readonly size: number;
   /** Bytes the host actually allocates (st_blocks * 512): less than `size` for sparse files. */
   readonly allocated: number;
+  /** Device and inode the walk saw: what is read later must be this very file (source-file.ts). */
+  readonly dev: bigint;
+  readonly ino: bigint;
   readonly hardLink?: HardLinkGroup;
 }
 

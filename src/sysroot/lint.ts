@@ -2,10 +2,10 @@
  * The checks systemd-sysext / systemd-confext make before merging an image, run on the sysroot
  * before building it, so that an image systemd would silently skip is caught here with the reason.
  */
-import { readFile } from 'node:fs/promises';
 import { posix } from 'node:path';
 import type { ExtensionType } from '../config/schema.js';
 import { findEntry, displayPath, type DirectoryEntry, type Entry } from './entry.js';
+import { withSource } from './source-file.js';
 
 export function releaseFilePath(type: ExtensionType, imageName: string): string {
   return type === 'sysext'
@@ -67,7 +67,8 @@ export async function lintSysroot(input: LintInput): Promise<string[]> {
       warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} is not a regular file`);
       continue;
     }
-    const fields = parseReleaseFile(await readFile(entry.source, 'utf8'));
+    // Read as the image writers read it: the very file that was walked, never through a symlink swapped in since.
+    const fields = parseReleaseFile(withSource(entry, (src) => src.readNew(0, entry.size)).toString('utf8'));
     const id = fields.get('ID');
     if (!id) warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} has no ID= line (ID=_any matches every host)`);
     else if (id !== '_any' && !fields.get('VERSION_ID') && !fields.get(type === 'sysext' ? 'SYSEXT_LEVEL' : 'CONFEXT_LEVEL'))

@@ -1,10 +1,14 @@
 /**
  * Reading a regular file of the sysroot for an image writer: ranges at given positions, with
- * errors that name the file and say what to do, and checks that the file still has the size the
- * walk saw (a file that changed in between would otherwise be cut short or padded silently).
+ * errors that name the file and say what to do, and checks that the file is still the one the
+ * walk saw — same device and inode, a regular file, the same size. Without them a file swapped
+ * for a symlink after the walk would put the link's target (`/etc/shadow`, say) into the image,
+ * a fifo would block the build (and with it Ctrl-C) forever, and a file that changed size would
+ * be cut short or padded silently. Every reader of sysroot file content opens it here.
  */
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import { BuildError } from '../util/errors.js';
+import { READ_FLAGS, openPath, shortenForMessage } from './at.js';
 import { displayPath, type FileEntry } from './entry.js';
 
 export class SourceFile {
@@ -12,20 +16,32 @@ export class SourceFile {
 
   constructor(readonly file: FileEntry) {
     try {
-      this.fd = openSync(file.source, 'r');
+      // No symlink is followed at the end of the path and a fifo or device does not block the open;
+      // what was opened is checked before a byte is read.
+      this.fd = openPath(file.source, READ_FLAGS);
     } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ELOOP') throw changedError(file, 'it is now a symlink');
+      if (code === 'ENXIO') throw changedError(file, 'it is no longer a regular file');
       throw readError(file, e);
     }
-    let size: number;
+    let st: BigIntStats;
     try {
-      size = fstatSync(this.fd).size;
+      st = fstatSync(this.fd, { bigint: true });
     } catch (e) {
       closeSync(this.fd);
       throw readError(file, e);
     }
-    if (size !== file.size) {
+    const problem = !st.isFile()
+      ? `it is now ${kindName(st)}`
+      : st.dev !== file.dev || st.ino !== file.ino
+        ? 'it was replaced by another file'
+        : st.size !== BigInt(file.size)
+          ? sizeChange(file, st.size < BigInt(file.size) ? 'shorter' : 'longer')
+          : undefined;
+    if (problem) {
       closeSync(this.fd);
-      throw changedError(file, size < file.size ? 'shorter' : 'longer');
+      throw changedError(file, problem);
     }
   }
 
@@ -39,7 +55,7 @@ export class SourceFile {
       } catch (e) {
         throw readError(this.file, e);
       }
-      if (n === 0) throw changedError(this.file, 'shorter');
+      if (n === 0) throw changedError(this.file, sizeChange(this.file, 'shorter'));
       done += n;
     }
   }
@@ -59,7 +75,7 @@ export class SourceFile {
     } catch (e) {
       throw readError(this.file, e);
     }
-    if (n !== 0) throw changedError(this.file, 'longer');
+    if (n !== 0) throw changedError(this.file, sizeChange(this.file, 'longer'));
   }
 
   close(): void {
@@ -79,10 +95,27 @@ export function withSource<T>(file: FileEntry, fn: (s: SourceFile) => T): T {
 
 function readError(file: FileEntry, e: unknown): BuildError {
   const err = e as NodeJS.ErrnoException;
-  const reason = err.code === 'EACCES' ? 'permission denied' : err.code === 'ENOENT' ? 'it was removed after the walk' : err.message;
-  return new BuildError(`cannot read ${displayPath(file.source)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
+  const reason = err.code === 'EACCES' ? 'permission denied' : err.code === 'ENOENT' ? 'it was removed after the walk' : (err.message.split(',')[0] ?? err.message);
+  return new BuildError(`cannot read ${where(file)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
 }
 
-function changedError(file: FileEntry, how: 'shorter' | 'longer'): BuildError {
-  return new BuildError(`${displayPath(file.source)} changed during the build: it is ${how} than the ${file.size} bytes seen when the sysroot was walked`, 'build again once nothing writes to the sysroot');
+function sizeChange(file: FileEntry, how: 'shorter' | 'longer'): string {
+  return `it is ${how} than the ${file.size} bytes seen when the sysroot was walked`;
+}
+
+function changedError(file: FileEntry, how: string): BuildError {
+  return new BuildError(`${where(file)} changed during the build: ${how}`, 'build again once nothing writes to the sysroot');
+}
+
+function where(file: FileEntry): string {
+  return shortenForMessage(displayPath(file.source));
+}
+
+function kindName(st: BigIntStats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a fifo';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
 }

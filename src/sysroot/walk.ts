@@ -3,9 +3,10 @@
  * names survive), siblings are sorted by their bytes so readdir order cannot matter, and
  * hard links are grouped by (device, inode) among the included paths.
  */
-import { constants as C, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
+import { closeSync, constants as C, fstatSync, lstatSync, readdirSync, readlinkSync, type BigIntStats } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import { BuildError, ConfigError } from '../util/errors.js';
+import { DIRECTORY_FLAGS, depthOf, haveProcFd, inDirectory, openPath, shortenForMessage } from './at.js';
 import {
   displayPath,
   pathKey,
@@ -47,10 +48,17 @@ export async function walkSysroot(dir: string, exclusions: Exclusions, hint: str
   const walker = new Walker(exclusions);
   const source = Buffer.from(dir);
   const root: DirectoryEntry = { kind: 'directory', path: Buffer.alloc(0), name: Buffer.alloc(0), mode: Number(rootStat.mode) & 0o7777, source, children: [] };
-  await walker.fill(root);
+  await walker.fill({ dir: root, dev: rootStat.dev, ino: rootStat.ino });
   const stats = walker.finish(root);
   walker.excluded.sort((a, b) => Buffer.compare(a.path, b.path));
   return { tree: { dir, root, stats }, excluded: walker.excluded };
+}
+
+/** A directory still to be listed, with the identity its parent's listing saw. */
+interface PendingDirectory {
+  readonly dir: DirectoryEntry;
+  readonly dev: bigint;
+  readonly ino: bigint;
 }
 
 class Walker {
@@ -60,41 +68,61 @@ class Walker {
   constructor(private readonly exclusions: Exclusions) {}
 
   /**
-   * Fills `dir` and everything below it. Metadata calls are synchronous (several times faster
-   * than promise-based ones on trees of small files); the walk yields to the event loop after each
-   * directory so that Ctrl-C is still handled promptly.
+   * Fills `dir` and everything below it. Each directory is opened once and checked to be the one
+   * its parent listed (so one swapped for a symlink cannot lead the walk out of the sysroot); its
+   * entries are then read relative to that handle (at.ts). Metadata calls are synchronous
+   * (several times faster than promise-based ones on trees of small files); the walk yields to
+   * the event loop after each directory so that Ctrl-C is still handled promptly.
    */
-  async fill(root: DirectoryEntry): Promise<void> {
-    const pending: DirectoryEntry[] = [root];
-    for (let dir = pending.pop(); dir; dir = pending.pop()) {
-      let names: Buffer[];
+  async fill(root: PendingDirectory): Promise<void> {
+    const pending: PendingDirectory[] = [root];
+    const relative = haveProcFd();
+    for (let next = pending.pop(); next; next = pending.pop()) {
+      const { dir } = next;
+      let fd: number;
       try {
-        names = readdirSync(dir.source, { encoding: 'buffer' });
+        // The sysroot itself may be reached through a symlink; nothing below it may.
+        fd = openPath(dir.source, dir === root.dir ? C.O_RDONLY | C.O_DIRECTORY | C.O_NONBLOCK : DIRECTORY_FLAGS);
       } catch (e) {
+        const code = (e as NodeJS.ErrnoException).code;
+        if (code === 'ELOOP' || code === 'ENOTDIR') throw changedDuringWalk(dir.source, 'it is no longer a directory');
         throw fsError('read directory', dir.source, e);
       }
-      names.sort(Buffer.compare);
-      for (const name of names) {
-        const child = this.entry(dir, name);
-        if (!child) continue;
-        dir.children.push(child);
-        if (child.kind === 'directory') pending.push(child);
+      try {
+        const st = fstatSync(fd, { bigint: true });
+        if (st.dev !== next.dev || st.ino !== next.ino) throw changedDuringWalk(dir.source, 'it was replaced by another directory');
+        let names: Buffer[];
+        try {
+          names = readdirSync(relative ? inDirectory(fd, Buffer.alloc(0)) : dir.source, { encoding: 'buffer' });
+        } catch (e) {
+          throw fsError('read directory', dir.source, e);
+        }
+        names.sort(Buffer.compare);
+        for (const name of names) {
+          const found = this.entry(dir, name, relative ? inDirectory(fd, name) : undefined);
+          if (!found) continue;
+          dir.children.push(found.entry);
+          if (found.entry.kind === 'directory') pending.push({ dir: found.entry, dev: found.st.dev, ino: found.st.ino });
+        }
+      } finally {
+        closeSync(fd);
       }
       await yieldToEventLoop();
     }
   }
 
-  private entry(parent: DirectoryEntry, name: Buffer): Entry | undefined {
+  /** `at`: the child's path relative to its parent's open handle (the absolute path without /proc). */
+  private entry(parent: DirectoryEntry, name: Buffer, at: Buffer | undefined): { entry: Entry; st: BigIntStats } | undefined {
     const path = parent.path.length ? Buffer.concat([parent.path, SLASH, name]) : name;
     const source = Buffer.concat([parent.source, SLASH, name]);
     let st: BigIntStats;
     try {
-      st = lstatSync(source, { bigint: true });
+      st = lstatSync(at ?? source, { bigint: true });
     } catch (e) {
       throw fsError('stat', source, e);
     }
     const kind = kindOf(st);
-    if (!kind) throw new BuildError(`unsupported file type at ${displayPath(source)}`);
+    if (!kind) throw new BuildError(`unsupported file type at ${forMessage(source)}`);
     const rule = this.exclusions.match(pathKey(path), kind === 'directory');
     if (rule) {
       this.excluded.push({ path, display: displayPath(path), kind, rule });
@@ -102,29 +130,29 @@ class Walker {
     }
     const mode = Number(st.mode) & 0o7777;
     const base = { path, name, mode, source };
-    if (kind === 'directory') return { ...base, kind, children: [] };
+    if (kind === 'directory') return { entry: { ...base, kind, children: [] }, st };
     const hardLink = st.nlink > 1n ? this.link(st) : undefined;
     switch (kind) {
       case 'file':
-        return { ...base, kind, size: Number(st.size), allocated: Number(st.blocks) * 512, hardLink };
+        return { entry: { ...base, kind, size: Number(st.size), allocated: Number(st.blocks) * 512, dev: st.dev, ino: st.ino, hardLink }, st };
       case 'symlink': {
         let target: Buffer;
         try {
-          target = readlinkSync(source, { encoding: 'buffer' });
+          target = readlinkSync(at ?? source, { encoding: 'buffer' });
         } catch (e) {
           throw fsError('read symlink', source, e);
         }
-        return { ...base, kind, target, hardLink };
+        return { entry: { ...base, kind, target, hardLink }, st };
       }
       case 'char-device':
       case 'block-device': {
         const rdev = st.rdev;
         const major = Number(((rdev >> 8n) & 0xfffn) | ((rdev >> 32n) & ~0xfffn));
         const minor = Number((rdev & 0xffn) | ((rdev >> 12n) & ~0xffn));
-        return { ...base, kind, major, minor, hardLink };
+        return { entry: { ...base, kind, major, minor, hardLink }, st };
       }
       default:
-        return { ...base, kind, hardLink };
+        return { entry: { ...base, kind, hardLink }, st };
     }
   }
 
@@ -224,6 +252,22 @@ function kindOf(st: BigIntStats): EntryKind | undefined {
 
 function fsError(what: string, path: Buffer, e: unknown): BuildError {
   const err = e as NodeJS.ErrnoException;
-  const reason = err.code === 'EACCES' ? 'permission denied' : err.code === 'ENOENT' ? 'it vanished during the walk' : err.message;
-  return new BuildError(`cannot ${what} ${displayPath(path)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : undefined);
+  const reason =
+    err.code === 'EACCES'
+      ? 'permission denied'
+      : err.code === 'ENOENT'
+        ? 'it vanished during the walk'
+        : err.code === 'ENAMETOOLONG'
+          ? `its path is ${path.length} bytes long (${depthOf(path)} levels), more than the kernel takes, and /proc is not mounted to open it a piece at a time`
+          : (err.message.split(',')[0] ?? err.message);
+  return new BuildError(`cannot ${what} ${forMessage(path)}: ${reason}`, err.code === 'EACCES' ? 'run as a user who can read the whole sysroot (root, usually)' : err.code === 'ENAMETOOLONG' ? 'mount /proc, or build with --engine tools' : undefined);
+}
+
+function changedDuringWalk(path: Buffer, how: string): BuildError {
+  return new BuildError(`${forMessage(path)} changed during the build: ${how}`, 'build again once nothing writes to the sysroot');
+}
+
+/** A sysroot path in an error message: shortened if very deep. */
+function forMessage(path: Buffer): string {
+  return shortenForMessage(displayPath(path));
 }

@@ -4,9 +4,8 @@
  * their first 64 KiB, then, for those still alike, of the whole content (SHA-256).
  */
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
-import { displayPath, type FileEntry } from '../../sysroot/entry.js';
-import { BuildError } from '../../util/errors.js';
+import type { FileEntry } from '../../sysroot/entry.js';
+import { withSource } from '../../sysroot/source-file.js';
 
 const PREFIX = 64 * 1024;
 const CHUNK = 1 << 20;
@@ -39,26 +38,15 @@ function groupBy<T>(items: readonly T[], key: (item: T) => string): T[][] {
 
 function hashOf(file: FileEntry, length: number, signal?: AbortSignal): string {
   const hash = createHash('sha256');
-  let fd: number;
-  try {
-    fd = openSync(file.source, 'r');
-  } catch (e) {
-    throw new BuildError(`cannot read ${displayPath(file.source)}: ${(e as Error).message}`);
-  }
-  try {
+  withSource(file, (src) => {
     const buf = Buffer.allocUnsafe(Math.min(CHUNK, length));
     for (let done = 0; done < length; ) {
       signal?.throwIfAborted();
-      const n = readSync(fd, buf, 0, Math.min(buf.length, length - done), done);
-      if (n === 0) break;
+      const n = Math.min(buf.length, length - done);
+      src.read(buf.subarray(0, n), done);
       hash.update(buf.subarray(0, n));
       done += n;
     }
-  } catch (e) {
-    if (signal?.aborted) throw e;
-    throw new BuildError(`cannot read ${displayPath(file.source)}: ${(e as Error).message}`);
-  } finally {
-    closeSync(fd);
-  }
+  });
   return hash.digest('hex');
 }
