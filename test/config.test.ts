@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Project } from '../src/config/project.js';
-import { ConfigError, UsageError } from '../src/util/errors.js';
+import { ConfigError, UsageError, printable } from '../src/util/errors.js';
+import { avocado } from './helpers/project.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -359,5 +360,29 @@ describe('extension settings', () => {
     const ext = project.extension('app');
     assert.equal(ext.version, '1.0.0');
     assert.deepEqual(ext.types, ['confext']);
+  });
+});
+
+describe('hostile configuration', () => {
+  it('prints every error and warning on one line, control characters escaped', async () => {
+    const e = await loadError('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: "a\\nerror: forged\\0\\e[31m"\n');
+    assert.ok(e instanceof ConfigError);
+    assert.equal((e as ConfigError).line.split('\n').length, 1);
+    assert.match((e as ConfigError).line, /unknown filesystem 'a\\nerror: forged\\0\\x1b\[31m'/);
+    assert.equal(printable('tab\tstays, \u2028 and \x7f do not'), 'tab\tstays, \\u2028 and \\x7f do not');
+    assert.equal(printable(printable('a\r\nb')), 'a\\r\\nb');
+    // Through the command line, in text and in JSON, errors and warnings alike.
+    const { dir } = await load('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    "odd\\nkey": 1\n    filesystem: "a\\nb"\n');
+    const text = avocado(['ext', 'image', 'app', '--dry-run'], { cwd: dir, timeoutMs: 30_000 });
+    assert.equal(text.code, 2);
+    assert.deepEqual(
+      text.stderr.trimEnd().split('\n').map((l) => l.replace(/^(\w+):.*/, '$1')),
+      ['warning', 'error'],
+      text.stderr,
+    );
+    const json = avocado(['ext', 'image', 'app', '--dry-run', '--json'], { cwd: dir, timeoutMs: 30_000 });
+    const doc = JSON.parse(json.stdout);
+    assert.match(doc.error.message, /unknown filesystem 'a\\nb'/);
+    assert.match(doc.warnings[0], /unknown extension key 'odd\\nkey'/);
   });
 });
