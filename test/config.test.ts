@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Project } from '../src/config/project.js';
+import { nodeAt } from '../src/config/tree.js';
 import { ConfigError, UsageError, printable } from '../src/util/errors.js';
 import { avocado } from './helpers/project.js';
 
@@ -384,5 +385,44 @@ describe('hostile configuration', () => {
     const doc = JSON.parse(json.stdout);
     assert.match(doc.error.message, /unknown filesystem 'a\\nb'/);
     assert.match(doc.warnings[0], /unknown extension key 'odd\\nkey'/);
+  });
+});
+
+describe('hostile YAML', () => {
+  const head = 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n';
+  /** Nine anchors, each a list of nine aliases of the one before: 9^9 values from 500 bytes. */
+  const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`)].join('\n');
+
+  it('refuses an alias bomb at the alias that passes the limit, quickly', async () => {
+    const started = performance.now();
+    await rejectsLine(load(`${head}${bomb}\n`), /avocado\.yaml:10:10: a5\[0\]: the aliases of this file expand to more than 100000 values \(an alias bomb\?\)/);
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    // Aliases that expand to fewer values are read.
+    const { project } = await load(`${head}${bomb.split('\n').slice(0, 4).join('\n')}\n`);
+    const a3 = project.read(['a3']);
+    assert.equal(a3?.kind === 'seq' && a3.items.length, 9);
+  });
+  it('resolves each alias once (many aliases load in linear time)', async () => {
+    const many = Array.from({ length: 5000 }, (_, i) => `k${i}: *d`).join('\n');
+    // Searching the document for each alias's anchor took 48 s here on a busy machine.
+    const started = performance.now();
+    const { project } = await load(`${head}d: &d {a: 1}\n${many}\n`);
+    assert.ok(performance.now() - started < 8_000, `took ${performance.now() - started} ms`);
+    assert.equal(nodeAt(project.read(['k4999']), ['a'])?.origin.line, 5);
+  });
+  it('refuses an alias inside the value it names, with its line and a short path', async () => {
+    await rejectsLine(load(`${head}a: &a\n  b: *a\n`), /^[^\n]*avocado\.yaml:6:6: a\.b: alias \*a is inside the value of &a, which would contain itself without end/);
+    await rejectsLine(load(`${head}a: &a\n  <<: *a\n`), /avocado\.yaml:6:7: a: alias \*a is inside/);
+    await rejectsLine(load(`${head}a: &a [[*a]]\n`), /avocado\.yaml:5:9: a\[0\]\[0\]: alias \*a is inside/);
+  });
+  it('gives a deep nesting its line and a short path', async () => {
+    await rejectsLine(load(`${head}x: ${'['.repeat(300)}${']'.repeat(300)}\n`), /avocado\.yaml:5:204: x\[0\]\[0\]\[0\]\[0\]\[0\]…\(191 more\)…\[0\]\[0\]\[0\]\[0\]: YAML nesting is deeper than 200 levels$/);
+  });
+  it('refuses a merge key without a mapping, and names an unresolved alias in one', async () => {
+    for (const merge of ['{<<}', '{<<: 5}', '{<<: [{a: 1}, 3]}', '{<<: }'])
+      await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: '<<' \(a merge key\) must be followed by a mapping or a list of mappings/);
+    for (const merge of ['{<<: *nope}', '{<<: [*nope]}'])
+      await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: unresolved alias \*nope; define the anchor &nope before the alias$/);
+    await assert.rejects(load(`${head}x: {<<}\n`), (e: Error) => !e.message.includes('Symbol'));
   });
 });
