@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Project } from '../src/config/project.js';
-import { nodeAt } from '../src/config/tree.js';
+import { nodeAt, type CScalar } from '../src/config/tree.js';
 import { ConfigError, UsageError, printable } from '../src/util/errors.js';
 import { avocado } from './helpers/project.js';
 
@@ -424,5 +424,34 @@ describe('hostile YAML', () => {
     for (const merge of ['{<<: *nope}', '{<<: [*nope]}'])
       await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: unresolved alias \*nope; define the anchor &nope before the alias$/);
     await assert.rejects(load(`${head}x: {<<}\n`), (e: Error) => !e.message.includes('Symbol'));
+  });
+});
+
+describe('hostile interpolation', () => {
+  const head = 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n';
+  /** v0 uses v1 twice, v1 uses v2 twice, …: vN is 2^(n-N) long. */
+  const doubling = (n: number, from = 0) =>
+    Array.from({ length: n - from }, (_, i) => `v${from + i}: "{{ config.v${from + i + 1} }}{{ config.v${from + i + 1} }}"`).join('\n') + `\nv${n}: x\n`;
+
+  it('interpolates each value once, and refuses one that grows too long at its line', async () => {
+    const started = performance.now();
+    const { project } = await load(`${head}${doubling(40)}`);
+    assert.equal(project.extension('app').version, '1.0.0');
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    assert.equal((project.read(['v21']) as CScalar).value, 'x'.repeat(2 ** 19));
+    // v20 is 2^20 characters, the most a value may have; v19 would be twice that.
+    throwsLine(() => project.read(['v0']), /avocado\.yaml:24:6: v19: interpolates to more than 1048576 characters; check the \{\{ config\.… \}\} references in it/);
+  });
+  it('bounds all interpolated values together', async () => {
+    const many = Array.from({ length: 140 }, (_, i) => `k${i}: "x{{ config.v1 }}"`).join('\n');
+    const { project } = await load(`${head}${doubling(20)}${many}\n`);
+    assert.equal((project.read(['k3']) as CScalar).value, `x${'x'.repeat(2 ** 19)}`);
+    throwsLine(() => project.read(['k139']), /avocado\.yaml:\d+:7: k139: the interpolated values of this file pass 67108864 characters in all/);
+  });
+  it('bounds a chain of references', async () => {
+    const chain = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}${i}: "{{ config.${name}${i + 1} }}"`).join('\n') + `\n${name}${n}: end\n`;
+    const { project } = await load(`${head}${chain('c', 150)}${chain('d', 90)}`);
+    assert.equal((project.read(['d0']) as CScalar).value, 'end');
+    throwsLine(() => project.read(['c0']), /avocado\.yaml:105:7: c100: references lead through more than 100 values \(config\.c1 -> … -> config\.c101\); refer to the value itself/);
   });
 });
