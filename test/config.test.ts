@@ -291,6 +291,12 @@ describe('target overrides', () => {
     const e = await loadError(yaml.replace('version: "2.0.0"', 'version: 2.0'), { target: 'rpi4' });
     assert.match(e.message, /avocado\.yaml:8:16: extensions\.app\.target-rpi4\.version: is a YAML number; quote it .*"2\.0\.0"/);
   });
+  it('refuses an override block of the target that is not a mapping, and accepts an empty one', async () => {
+    const base = 'default_target: rpi4\nextensions:\n  app:\n    version: "1.0.0"\n';
+    assert.match(((await loadError(`${base}    target-rpi4: 2.0.0\n`)) as ConfigError).line, /avocado\.yaml:5:18: extensions\.app\.target-rpi4: must be a mapping of the settings for target 'rpi4', merged over those of extensions\.app; it is a single value; write target-rpi4: followed by indented settings/);
+    assert.match(((await loadError(`${base}    target-rpi4: [a]\n`)) as ConfigError).line, /extensions\.app\.target-rpi4: .*; it is a list/);
+    assert.equal((await load(`${base}    target-rpi4:\n    target-other: 5\n`)).project.extension('app').version, '1.0.0');
+  });
 });
 
 describe('extension settings', () => {
