@@ -424,6 +424,11 @@ describe('hostile YAML', () => {
   it('gives a deep nesting its line and a short path', async () => {
     await rejectsLine(load(`${head}x: ${'['.repeat(300)}${']'.repeat(300)}\n`), /avocado\.yaml:5:204: x\[0\]\[0\]\[0\]\[0\]\[0\]…\(191 more\)…\[0\]\[0\]\[0\]\[0\]: YAML nesting is deeper than 200 levels$/);
   });
+  it('refuses a file too long to be a configuration, before parsing it', async () => {
+    const started = performance.now();
+    await rejectsLine(load(`${head}${'k: v\n'.repeat(1 << 20)}`), /avocado\.yaml has 5242938 characters; avocado reads files of up to 4194304; is it the right file\?/);
+    assert.ok(performance.now() - started < 3_000, `took ${performance.now() - started} ms`);
+  });
   it('refuses a merge key without a mapping, and names an unresolved alias in one', async () => {
     for (const merge of ['{<<}', '{<<: 5}', '{<<: [{a: 1}, 3]}', '{<<: }'])
       await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: '<<' \(a merge key\) must be followed by a mapping or a list of mappings/);

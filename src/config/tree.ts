@@ -93,6 +93,9 @@ export function keyLocationOf(node: CNode): ConfigLocation {
   return { file: o.file, line: o.key?.line ?? o.line, col: o.key?.col ?? o.col, yamlPath: dottedPath(o.path) };
 }
 
+/** The longest config file read (4 Mi characters): real ones are a few kilobytes. */
+export const MAX_CONFIG_LENGTH = 4 << 20;
+
 /** Reads and parses a YAML config file; YAML syntax errors become ConfigErrors with positions. */
 export async function loadYamlFile(file: string): Promise<CMap> {
   let text: string;
@@ -104,6 +107,13 @@ export async function loadYamlFile(file: string): Promise<CMap> {
       throw new ConfigError(`config file not found: ${file}`, undefined, 'pass -C <file> or run avocado in the project directory');
     throw new ConfigError(`cannot read config file ${file}: ${(e as Error).message}`);
   }
+  // Parsing takes about a second per MiB and many times the file's size in memory.
+  if (text.length > MAX_CONFIG_LENGTH)
+    throw new ConfigError(
+      `config file ${file} has ${text.length} characters; avocado reads files of up to ${MAX_CONFIG_LENGTH}`,
+      undefined,
+      'is it the right file? an avocado.yaml is a few kilobytes',
+    );
   return parseYaml(text, file);
 }
 
