@@ -87,7 +87,8 @@ class Interpolator {
   /**
    * Each value of the file is interpolated once, however often it is used: without this, values
    * that use one another twice each take exponential time. Where a value is used does not change
-   * it: a reference that meets a cycle fails wherever it starts.
+   * it: a reference that meets a cycle fails wherever it starts (a chain deeper than
+   * MAX_REFERENCE_DEPTH fails where it first passes the bound, for every value that uses it).
    */
   private readonly expanded = new Map<CScalar, Expansion>();
   /** Length of all values interpolated so far, against MAX_TOTAL_LENGTH. */
