@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { Project } from '../src/config/project.js';
-import { ConfigError, UsageError } from '../src/util/errors.js';
+import { nodeAt, type CScalar } from '../src/config/tree.js';
+import { ConfigError, UsageError, printable } from '../src/util/errors.js';
+import { avocado } from './helpers/project.js';
 
 const dirs: string[] = [];
 after(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
@@ -289,6 +291,12 @@ describe('target overrides', () => {
     const e = await loadError(yaml.replace('version: "2.0.0"', 'version: 2.0'), { target: 'rpi4' });
     assert.match(e.message, /avocado\.yaml:8:16: extensions\.app\.target-rpi4\.version: is a YAML number; quote it .*"2\.0\.0"/);
   });
+  it('refuses an override block of the target that is not a mapping, and accepts an empty one', async () => {
+    const base = 'default_target: rpi4\nextensions:\n  app:\n    version: "1.0.0"\n';
+    assert.match(((await loadError(`${base}    target-rpi4: 2.0.0\n`)) as ConfigError).line, /avocado\.yaml:5:18: extensions\.app\.target-rpi4: must be a mapping of the settings for target 'rpi4', merged over those of extensions\.app; it is a single value; write target-rpi4: followed by indented settings/);
+    assert.match(((await loadError(`${base}    target-rpi4: [a]\n`)) as ConfigError).line, /extensions\.app\.target-rpi4: .*; it is a list/);
+    assert.equal((await load(`${base}    target-rpi4:\n    target-other: 5\n`)).project.extension('app').version, '1.0.0');
+  });
 });
 
 describe('extension settings', () => {
@@ -359,5 +367,102 @@ describe('extension settings', () => {
     const ext = project.extension('app');
     assert.equal(ext.version, '1.0.0');
     assert.deepEqual(ext.types, ['confext']);
+  });
+});
+
+describe('hostile configuration', () => {
+  it('prints every error and warning on one line, control characters escaped', async () => {
+    const e = await loadError('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    filesystem: "a\\nerror: forged\\0\\e[31m"\n');
+    assert.ok(e instanceof ConfigError);
+    assert.equal((e as ConfigError).line.split('\n').length, 1);
+    assert.match((e as ConfigError).line, /unknown filesystem 'a\\nerror: forged\\0\\x1b\[31m'/);
+    assert.equal(printable('tab\tstays, \u2028 and \x7f do not'), 'tab\tstays, \\u2028 and \\x7f do not');
+    assert.equal(printable(printable('a\r\nb')), 'a\\r\\nb');
+    // Through the command line, in text and in JSON, errors and warnings alike.
+    const { dir } = await load('default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n    "odd\\nkey": 1\n    filesystem: "a\\nb"\n');
+    const text = avocado(['ext', 'image', 'app', '--dry-run'], { cwd: dir, timeoutMs: 30_000 });
+    assert.equal(text.code, 2);
+    assert.deepEqual(
+      text.stderr.trimEnd().split('\n').map((l) => l.replace(/^(\w+):.*/, '$1')),
+      ['warning', 'error'],
+      text.stderr,
+    );
+    const json = avocado(['ext', 'image', 'app', '--dry-run', '--json'], { cwd: dir, timeoutMs: 30_000 });
+    const doc = JSON.parse(json.stdout);
+    assert.match(doc.error.message, /unknown filesystem 'a\\nb'/);
+    assert.match(doc.warnings[0], /unknown extension key 'odd\\nkey'/);
+  });
+});
+
+describe('hostile YAML', () => {
+  const head = 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n';
+  /** Nine anchors, each a list of nine aliases of the one before: 9^9 values from 500 bytes. */
+  const bomb = ['a0: &a0 [x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 8 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(9).fill(`*a${i}`).join(', ')}]`)].join('\n');
+
+  it('refuses an alias bomb at the alias that passes the limit, quickly', async () => {
+    const started = performance.now();
+    await rejectsLine(load(`${head}${bomb}\n`), /avocado\.yaml:10:10: a5\[0\]: the aliases of this file expand to more than 100000 values \(an alias bomb\?\)/);
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    // Aliases that expand to fewer values are read.
+    const { project } = await load(`${head}${bomb.split('\n').slice(0, 4).join('\n')}\n`);
+    const a3 = project.read(['a3']);
+    assert.equal(a3?.kind === 'seq' && a3.items.length, 9);
+  });
+  it('resolves each alias once (many aliases load in linear time)', async () => {
+    const many = Array.from({ length: 5000 }, (_, i) => `k${i}: *d`).join('\n');
+    // Searching the document for each alias's anchor took 48 s here on a busy machine.
+    const started = performance.now();
+    const { project } = await load(`${head}d: &d {a: 1}\n${many}\n`);
+    assert.ok(performance.now() - started < 8_000, `took ${performance.now() - started} ms`);
+    assert.equal(nodeAt(project.read(['k4999']), ['a'])?.origin.line, 5);
+  });
+  it('refuses an alias inside the value it names, with its line and a short path', async () => {
+    await rejectsLine(load(`${head}a: &a\n  b: *a\n`), /^[^\n]*avocado\.yaml:6:6: a\.b: alias \*a is inside the value of &a, which would contain itself without end/);
+    await rejectsLine(load(`${head}a: &a\n  <<: *a\n`), /avocado\.yaml:6:7: a: alias \*a is inside/);
+    await rejectsLine(load(`${head}a: &a [[*a]]\n`), /avocado\.yaml:5:9: a\[0\]\[0\]: alias \*a is inside/);
+  });
+  it('gives a deep nesting its line and a short path', async () => {
+    await rejectsLine(load(`${head}x: ${'['.repeat(300)}${']'.repeat(300)}\n`), /avocado\.yaml:5:204: x\[0\]\[0\]\[0\]\[0\]\[0\]…\(191 more\)…\[0\]\[0\]\[0\]\[0\]: YAML nesting is deeper than 200 levels$/);
+  });
+  it('refuses a file too long to be a configuration, before parsing it', async () => {
+    const started = performance.now();
+    await rejectsLine(load(`${head}${'k: v\n'.repeat(1 << 20)}`), /avocado\.yaml has 5242938 characters; avocado reads files of up to 4194304; is it the right file\?/);
+    assert.ok(performance.now() - started < 3_000, `took ${performance.now() - started} ms`);
+  });
+  it('refuses a merge key without a mapping, and names an unresolved alias in one', async () => {
+    for (const merge of ['{<<}', '{<<: 5}', '{<<: [{a: 1}, 3]}', '{<<: }'])
+      await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: '<<' \(a merge key\) must be followed by a mapping or a list of mappings/);
+    for (const merge of ['{<<: *nope}', '{<<: [*nope]}'])
+      await rejectsLine(load(`${head}x: ${merge}\n`), /avocado\.yaml:5:\d+: x: unresolved alias \*nope; define the anchor &nope before the alias$/);
+    await assert.rejects(load(`${head}x: {<<}\n`), (e: Error) => !e.message.includes('Symbol'));
+  });
+});
+
+describe('hostile interpolation', () => {
+  const head = 'default_target: t\nextensions:\n  app:\n    version: "1.0.0"\n';
+  /** v0 uses v1 twice, v1 uses v2 twice, …: vN is 2^(n-N) long. */
+  const doubling = (n: number, from = 0) =>
+    Array.from({ length: n - from }, (_, i) => `v${from + i}: "{{ config.v${from + i + 1} }}{{ config.v${from + i + 1} }}"`).join('\n') + `\nv${n}: x\n`;
+
+  it('interpolates each value once, and refuses one that grows too long at its line', async () => {
+    const started = performance.now();
+    const { project } = await load(`${head}${doubling(40)}`);
+    assert.equal(project.extension('app').version, '1.0.0');
+    assert.ok(performance.now() - started < 5_000, `took ${performance.now() - started} ms`);
+    assert.equal((project.read(['v21']) as CScalar).value, 'x'.repeat(2 ** 19));
+    // v20 is 2^20 characters, the most a value may have; v19 would be twice that.
+    throwsLine(() => project.read(['v0']), /avocado\.yaml:24:6: v19: interpolates to more than 1048576 characters; check the \{\{ config\.… \}\} references in it/);
+  });
+  it('bounds all interpolated values together', async () => {
+    const many = Array.from({ length: 140 }, (_, i) => `k${i}: "x{{ config.v1 }}"`).join('\n');
+    const { project } = await load(`${head}${doubling(20)}${many}\n`);
+    assert.equal((project.read(['k3']) as CScalar).value, `x${'x'.repeat(2 ** 19)}`);
+    throwsLine(() => project.read(['k139']), /avocado\.yaml:\d+:7: k139: the interpolated values of this file pass 67108864 characters in all/);
+  });
+  it('bounds a chain of references', async () => {
+    const chain = (name: string, n: number) => Array.from({ length: n }, (_, i) => `${name}${i}: "{{ config.${name}${i + 1} }}"`).join('\n') + `\n${name}${n}: end\n`;
+    const { project } = await load(`${head}${chain('c', 150)}${chain('d', 90)}`);
+    assert.equal((project.read(['d0']) as CScalar).value, 'end');
+    throwsLine(() => project.read(['c0']), /avocado\.yaml:105:7: c100: references lead through more than 100 values \(config\.c1 -> … -> config\.c101\); refer to the value itself/);
   });
 });

@@ -6,7 +6,7 @@
  * `--strict`.
  */
 import { styleText } from 'node:util';
-import { UsageError } from '../util/errors.js';
+import { UsageError, printable } from '../util/errors.js';
 import { formatBytes, type Reporter as StepReporter } from '../util/reporter.js';
 
 type Style = Parameters<typeof styleText>[0];
@@ -74,10 +74,12 @@ export class Reporter implements StepReporter {
 
   step(message: string): void {
     const at = this.verboseOn ? this.paint('dim', ` [${((this.now() - this.started) / 1000).toFixed(2)}s]`) : '';
-    this.line(`${this.paint('dim', '›')} ${message}${at}`);
+    this.line(`${this.paint('dim', '›')} ${printable(message)}${at}`);
   }
 
   warn(message: string): void {
+    // Warnings, like errors, quote the user's values: each stays one line.
+    message = printable(message);
     this.warnings.push(message);
     this.line(`${this.paint('yellow', this.strict ? 'warning (an error with --strict):' : 'warning:')} ${message}`);
   }
@@ -91,11 +93,11 @@ export class Reporter implements StepReporter {
   }
 
   verbose(message: string): void {
-    if (this.verboseOn) this.line(this.paint('dim', `  ${message} [${((this.now() - this.started) / 1000).toFixed(2)}s]`));
+    if (this.verboseOn) this.line(this.paint('dim', `  ${printable(message)} [${((this.now() - this.started) / 1000).toFixed(2)}s]`));
   }
 
   error(message: string, details?: string, stack?: string): void {
-    this.line(`${this.paint('red', 'error:')} ${message}`);
+    this.line(`${this.paint('red', 'error:')} ${printable(message)}`);
     if (details) for (const l of details.split('\n')) this.err.write(this.paint('dim', `  | ${l}`) + '\n');
     if (stack) this.err.write(this.paint('dim', stack) + '\n');
   }

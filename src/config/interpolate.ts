@@ -23,6 +23,13 @@ export interface InterpolationContext {
 
 const TEMPLATE = /\{\{\s*([^{}]*?)\s*\}\}/g;
 
+/** An interpolated value may be this long (in UTF-16 units): `a: "{{ config.b }}{{ config.b }}"`, `b: …` doubles per line. */
+export const MAX_VALUE_LENGTH = 1 << 20;
+/** A value may use one that uses another… this many deep (each level is a nested call). */
+export const MAX_REFERENCE_DEPTH = 100;
+/** All interpolated values of a file together may be this long. */
+export const MAX_TOTAL_LENGTH = 64 << 20;
+
 const AVOCADO_VALUES =
   'avocado.target, avocado.target.board, avocado.runtime, avocado.distro.release, avocado.distro.channel or avocado.extensions.<name>.<key>';
 
@@ -70,7 +77,23 @@ interface Site {
   readonly issues: Issue[];
 }
 
+/** A value interpolated, and the problems found on the way. */
+interface Expansion {
+  readonly value: string;
+  readonly issues: readonly Issue[];
+}
+
 class Interpolator {
+  /**
+   * Each value of the file is interpolated once, however often it is used: without this, values
+   * that use one another twice each take exponential time. Where a value is used does not change
+   * it: a reference that meets a cycle fails wherever it starts (a chain deeper than
+   * MAX_REFERENCE_DEPTH fails where it first passes the bound, for every value that uses it).
+   */
+  private readonly expanded = new Map<CScalar, Expansion>();
+  /** Length of all values interpolated so far, against MAX_TOTAL_LENGTH. */
+  private total = 0;
+
   constructor(
     private readonly root: CMap,
     private readonly ctx: InterpolationContext,
@@ -81,8 +104,8 @@ class Interpolator {
     switch (n.kind) {
       case 'scalar': {
         if (typeof n.value !== 'string' || !hasTemplate(n.value)) return withIssues(n, keyIssues);
-        const site: Site = { at: n.origin, stack: [], issues: [...keyIssues] };
-        return withIssues({ ...n, value: this.text(n.value, site) }, site.issues);
+        const { value, issues } = this.expand(n, n.value, []);
+        return withIssues({ ...n, value }, [...keyIssues, ...issues]);
       }
       case 'seq':
         return withIssues({ ...n, items: n.items.map((i) => this.node(i, [])) }, keyIssues);
@@ -106,8 +129,38 @@ class Interpolator {
     return withIssues({ ...m, entries }, keyIssues);
   }
 
+  /** A value of the file (`text` is its string), interpolated once. */
+  private expand(node: CScalar, text: string, stack: readonly string[]): Expansion {
+    let done = this.expanded.get(node);
+    if (!done) {
+      const site: Site = { at: node.origin, stack, issues: [] };
+      // A value used twice brings its problems twice.
+      done = { value: this.text(text, site), issues: [...new Set(site.issues)] };
+      this.expanded.set(node, done);
+    }
+    return done;
+  }
+
+  /** `s` with each `{{ … }}` replaced; one that cannot be is left as written (why is recorded). */
   private text(s: string, site: Site): string {
-    return s.replace(TEMPLATE, (whole, expr: string) => this.expression(whole, expr.trim(), site) ?? whole);
+    let out = '';
+    let end = 0;
+    for (const m of s.matchAll(TEMPLATE)) {
+      out += s.slice(end, m.index) + (this.expression(m[0], m[1]!.trim(), site) ?? m[0]);
+      end = m.index! + m[0].length;
+      if (out.length > MAX_VALUE_LENGTH) break;
+    }
+    out += s.slice(end);
+    if (out.length > MAX_VALUE_LENGTH) {
+      this.fail(site, `interpolates to more than ${MAX_VALUE_LENGTH} characters`, 'check the {{ config.… }} references in it: each is replaced by the whole value it names');
+      return s;
+    }
+    this.total += out.length;
+    if (this.total > MAX_TOTAL_LENGTH) {
+      this.fail(site, `the interpolated values of this file pass ${MAX_TOTAL_LENGTH} characters in all`, 'check the {{ config.… }} references: each is replaced by the whole value it names');
+      return s;
+    }
+    return out;
   }
 
   /** The value of one `{{ … }}`, or undefined (left as written) after recording why. */
@@ -222,13 +275,16 @@ class Interpolator {
     if (v === null) return '';
     if (typeof v !== 'string') return String(v);
     if (!hasTemplate(v)) return v;
-    const inner: Site = { at: node.origin, stack: site.stack, issues: site.issues };
-    return this.text(v, inner);
+    const { value, issues } = this.expand(node, v, site.stack);
+    for (const issue of issues) site.issues.push(issue);
+    return value;
   }
 
   /** Follows a named reference (a config path, an avocado.* value) with cycle detection. */
   private reference(name: string, site: Site, resolve: (inner: Site) => string | undefined): string | undefined {
     if (site.stack.includes(name)) return this.fail(site, `references form a cycle: ${[...site.stack, name].join(' -> ')}`);
+    if (site.stack.length >= MAX_REFERENCE_DEPTH)
+      return this.fail(site, `references lead through more than ${MAX_REFERENCE_DEPTH} values (${site.stack[0]} -> … -> ${name})`, 'refer to the value itself, not to a chain of values');
     return resolve({ at: site.at, stack: [...site.stack, name], issues: site.issues });
   }
 

@@ -6,8 +6,8 @@
  * with a deprecation warning.
  */
 import { KNOWN_EXTENSION_KEYS } from './known-keys.js';
-import { formatLocation } from '../util/errors.js';
-import { keyLocationOf, type CMap, type CNode } from './tree.js';
+import { ConfigError, formatLocation } from '../util/errors.js';
+import { keyLocationOf, locationOf, type CMap, type CNode } from './tree.js';
 
 export interface OverrideOptions {
   readonly target: string;
@@ -27,7 +27,15 @@ export function applyTargetOverrides(m: CMap, opts: OverrideOptions): CMap {
   let prefixed: CMap | undefined;
   for (const [key, value] of m.entries) {
     if (key.startsWith('target-')) {
-      if (key === `target-${opts.target}` && value.kind === 'map') prefixed = value;
+      if (key !== `target-${opts.target}` || (value.kind === 'scalar' && value.value === null)) continue;
+      // Anything but a mapping would be dropped without a word, and with it what the user meant.
+      if (value.kind !== 'map')
+        throw new ConfigError(
+          `must be a mapping of the settings for target '${opts.target}', merged over those of ${opts.where}; it is a ${value.kind === 'seq' ? 'list' : 'single value'}`,
+          locationOf(value, keyLocationOf(value)),
+          `write ${key}: followed by indented settings, e.g. ${key}: {version: "1.0.1"}`,
+        );
+      prefixed = value;
       continue;
     }
     if (key.startsWith('kernel-')) continue;

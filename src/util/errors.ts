@@ -22,11 +22,27 @@ export abstract class AvocadoError extends Error {
     this.hint = hint;
   }
 
-  /** The one line shown to the user. */
+  /** The one line shown to the user (control characters of the values in it escaped). */
   get line(): string {
-    return this.hint ? `${this.message}; ${this.hint}` : this.message;
+    return printable(this.hint ? `${this.message}; ${this.hint}` : this.message);
   }
 }
+
+/**
+ * `text` as one printable line: newlines, NUL, escape sequences and the other control characters
+ * of a value or a path quoted in a message are shown as escapes (`\n`, `\0`, `\x1b`), so that
+ * a message is one line and cannot forge another or drive the terminal. Idempotent.
+ */
+export function printable(text: string): string {
+  return text.replace(CONTROL_CHARACTERS, (c) => {
+    const code = c.charCodeAt(0);
+    return NAMED_ESCAPES[c] ?? (code < 0x100 ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16)}`);
+  });
+}
+
+/** C0 (but tab), DEL, C1 and the Unicode line and paragraph separators. */
+const CONTROL_CHARACTERS = /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g;
+const NAMED_ESCAPES: Readonly<Record<string, string>> = { '\n': '\\n', '\r': '\\r', '\0': '\\0' };
 
 /** Bad command line: unknown option, bad value, conflicting flags. Exit 2. */
 export class UsageError extends AvocadoError {
