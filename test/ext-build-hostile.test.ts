@@ -8,7 +8,9 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import { keyOf } from '../src/extbuild/disk.js';
+import { readOverlay } from '../src/extbuild/overlay.js';
 import { SysrootPlan } from '../src/extbuild/plan.js';
 import { BuildError } from '../src/util/errors.js';
 import { TestProject } from './helpers/project.js';
@@ -298,6 +300,32 @@ describe('ext build: symlinks in the sysroot', () => {
       p.remove();
     }
   });
+});
+
+describe('ext build: overlay files swapped after the overlay was read', () => {
+  for (const swap of ['fifo', 'symlink'] as const) {
+    it(`neither waits on nor follows a ${swap} put in an overlay file's place`, async () => {
+      const { p, host } = project('');
+      try {
+        const sysroot = p.makeSysroot('t', 'app');
+        const ov = join(p.dir, 'ov');
+        const overlay = await readOverlay(ov, { dir: 'ov', mode: 'merge' } as Parameters<typeof readOverlay>[1]);
+        const plan = new SysrootPlan(sysroot, undefined);
+        await plan.addOverlay(overlay.items, { what: 'the overlay' });
+        const unit = join(ov, 'usr/lib/systemd/system/app.service');
+        rmSync(unit);
+        if (swap === 'fifo') execFileSync('mkfifo', [unit]);
+        else symlinkSync(join(host, 'etc/systemd/system/victim.service'), unit);
+        await assert.rejects(
+          plan.apply({ hint: 'fix it', onFailure: async () => undefined }),
+          (e: unknown) => e instanceof BuildError && /^overlay file .*app\.service changed during ext build: it is (no longer a regular file|now a symlink)$/.test(e.message),
+        );
+        assert.ok(!existsSync(join(sysroot, 'usr/lib/systemd/system/app.service')), 'nothing copied in its place');
+      } finally {
+        p.remove();
+      }
+    });
+  }
 });
 
 describe('ext build: overlay outside the project', () => {

@@ -96,7 +96,7 @@ function extCommon(cmd: Command, opts: { several?: boolean } = {}): Command {
       .option('--keep-going', 'with several extensions, go on after one fails (the exit status is the first failure\'s)');
   else cmd.argument('[NAME]', 'extension name, as under extensions: in avocado.yaml');
   return cmd
-    .option('-C, --config <CONFIG>', 'path to avocado.yaml (default: avocado.yaml in the current directory or above)')
+    .option('-C, --config <CONFIG>', 'path to avocado.yaml, or a directory holding one (default: avocado.yaml in the current directory or above)')
     .option('-e, --extension <EXTENSION>', 'extension name (same as NAME)')
     .option('-t, --target <TARGET>', 'target to build for (default: $AVOCADO_TARGET, then default_target)')
     .option(

@@ -15,7 +15,8 @@
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import { dirname } from 'node:path';
-import { chmod, copyFile, lchown, lstat, mkdir, open, realpath, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import { pipeline } from 'node:stream/promises';
+import { chmod, lchown, lstat, mkdir, open, realpath, rename, rm, rmdir, stat, symlink, unlink, writeFile } from 'node:fs/promises';
 import { registerTemp, unregisterTemp } from '../util/cleanup.js';
 import { BuildError, ConfigError, type ConfigLocation } from '../util/errors.js';
 import { displayPath } from '../sysroot/entry.js';
@@ -475,7 +476,7 @@ export class SysrootPlan {
       } else {
         // Created anew (never through something already at the name), then set through its handle.
         if (p.content !== undefined) await writeFile(temp, p.content, { mode: 0o600, flag: 'wx' });
-        else await copyFile(p.item!.source, temp, constants.COPYFILE_EXCL);
+        else await copyOverlayFile(p.item!, temp);
         const file = await open(temp, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
         try {
           // chown clears set-id bits, so it comes before chmod.
@@ -497,6 +498,31 @@ export class SysrootPlan {
       if (registered) unregisterTemp(tempName);
     }
   }
+}
+
+/**
+ * Copies an overlay file to `to` (created anew). The overlay file is opened without following a
+ * symlink and without blocking, and must still be the regular file the overlay was read as: a
+ * symlink or FIFO swapped in since is neither followed nor waited on.
+ */
+async function copyOverlayFile(item: OverlayItem, to: Buffer): Promise<void> {
+  const from = await open(item.source, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW).catch((e: NodeJS.ErrnoException) => {
+    if (e.code === 'ELOOP') throw changedOverlayFile(item, 'it is now a symlink');
+    throw e;
+  });
+  try {
+    const now = await from.stat({ bigint: true });
+    if (!now.isFile()) throw changedOverlayFile(item, 'it is no longer a regular file');
+    if (now.ino !== item.stat.ino) throw changedOverlayFile(item, 'it was replaced by another file');
+    const dest = await open(to, 'wx', 0o600);
+    await pipeline(from.createReadStream({ autoClose: false }), dest.createWriteStream());
+  } finally {
+    await from.close();
+  }
+}
+
+function changedOverlayFile(item: OverlayItem, how: string): BuildError {
+  return new BuildError(`overlay file ${displayPath(item.source)} changed during ext build: ${how}`, 'run ext build again once nothing writes to the overlay');
 }
 
 /** unlink, where nothing there is fine (a file or symlink removed meanwhile). */
