@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { stripVTControlCharacters } from 'node:util';
 import { after, describe, it } from 'node:test';
 import { REPO } from './helpers/project.js';
 
@@ -15,8 +16,10 @@ const CONFIG = join(REPO, '.dependency-cruiser.cjs');
 const DEPCRUISE = join(REPO, 'node_modules', 'dependency-cruiser', 'bin', 'dependency-cruise.mjs');
 
 function cruise(cwd: string): { status: number | null; output: string } {
-  const r = spawnSync(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'err'], { cwd, encoding: 'utf8', timeout: 120_000 });
-  return { status: r.status, output: `${r.stdout}${r.stderr}` };
+  // Colour is forced where CI is set; the messages are compared as plain text.
+  const env = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+  const r = spawnSync(process.execPath, [DEPCRUISE, 'src', '--config', CONFIG, '--output-type', 'err'], { cwd, env, encoding: 'utf8', timeout: 120_000 });
+  return { status: r.status, output: stripVTControlCharacters(`${r.stdout}${r.stderr}`) };
 }
 
 describe('layering', () => {
