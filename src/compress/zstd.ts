@@ -83,7 +83,7 @@ async function chooseLibrary(choice: ZstdChoice): Promise<ZstdLibrary> {
 
 function nativeFailure(e: NodeJS.ErrnoException): string {
   if (e.code === 'MODULE_NOT_FOUND' && /'zstd-napi\/binding'/.test(e.message)) return 'zstd-napi is not installed';
-  if (e.code === 'MODULE_NOT_FOUND') return 'zstd-napi is not built (no compiler when it was installed?)';
+  if (e.code === 'MODULE_NOT_FOUND') return 'zstd-napi is installed but not built (`npm rebuild zstd-napi` builds it)';
   return `zstd-napi does not load (${e.message.split('\n')[0]})`;
 }
 
