@@ -3,7 +3,7 @@
  * image by image in test/zstd-native.test.ts; a change to either's version in package-lock.json
  * must keep those tests passing):
  * - zstd-napi (an npm optional dependency whose install script compiles its bundled libzstd with
- *   node-gyp), about 1.6× as fast; used when it is installed and loads;
+ *   node-gyp), in about half the CPU time; used when it is installed and loads;
  * - @bokuweb/zstd-wasm (compiled to WebAssembly, shipped in the package: no compiler), otherwise.
  * `AVOCADO_ZSTD=wasm` forces the WebAssembly build, `AVOCADO_ZSTD=native` requires the native one.
  * Both make the same C calls: ZSTD_compress for squashfs blocks (native: ZSTD_compressCCtx on a
