@@ -6,21 +6,19 @@
  * context; the result depends on the input only.
  */
 import type { FitResult, FixedOutputCompressor } from './fixed-output.js';
-import { zstdWasm, type ZstdWasm } from './zstd.js';
+import { zstdLibrary, type ZstdLibrary } from './zstd.js';
 
 const MAX_TRIALS = 12;
-const NO_DICTIONARY = new Uint8Array(0);
 
 export class ZstdFixedOutput implements FixedOutputCompressor {
-  private constructor(
-    private readonly zstd: ZstdWasm,
-    private readonly cctx: number,
+  constructor(
+    private readonly zstd: ZstdLibrary,
     readonly level: number,
   ) {}
 
+  /** Over this thread's zstd (native or WebAssembly: the same frames). */
   static async create(level: number): Promise<ZstdFixedOutput> {
-    const zstd = await zstdWasm();
-    return new ZstdFixedOutput(zstd, zstd.createCCtx(), level);
+    return new ZstdFixedOutput(await zstdLibrary(), level);
   }
 
   /**
@@ -56,6 +54,6 @@ export class ZstdFixedOutput implements FixedOutputCompressor {
   }
 
   private frame(input: Uint8Array): Uint8Array {
-    return this.zstd.compressUsingDict(this.cctx, input, NO_DICTIONARY, this.level);
+    return this.zstd.compressNoDict(input, this.level);
   }
 }

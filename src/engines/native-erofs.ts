@@ -27,14 +27,15 @@ export async function describeErofsBuild(req: BuildRequest): Promise<string> {
     const ignored = req.erofsClusterSize ? ' (erofs_cluster_size applies to compressed EROFS only)' : '';
     return `native EROFS writer, uncompressed${ignored}; mounts on Linux ≥ 5.4 (5.15 if a file has 1 MiB or more of zero blocks)`;
   }
+  let what = 'LZ4HC';
   if (compression.compressor === 'zstd') {
-    // Load the WebAssembly module now, so that a broken install fails before any work.
-    const { zstdWasm } = await import('../compress/zstd.js');
-    await zstdWasm().catch((e: Error) => {
+    // Load the library now, so that a broken install fails before any work, and say which build runs.
+    const { zstdLibrary } = await import('../compress/zstd.js');
+    const zstd = await zstdLibrary().catch((e: Error) => {
       throw new BuildError(`cannot load the zstd compressor: ${e.message}`, 'reinstall avocado (npm install) so that its compression libraries are present');
     });
+    what = `zstd level ${compression.codec.level} (${zstd.description})`;
   }
-  const what = compression.compressor === 'zstd' ? `zstd level ${compression.codec.level}` : 'LZ4HC';
   return `native EROFS writer, ${what}, ${compression.clusterSize / 1024} KiB clusters, ${availableParallelism()} threads; mounts on Linux ≥ ${compression.kernelMin}`;
 }
 

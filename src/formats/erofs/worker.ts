@@ -3,7 +3,7 @@
  * src/compress/worker.ts): each request is a piece of a file, each answer its clusters as
  * `ClusterPacker.pack` serializes them. LZ4 uses our HC fixed-output encoder, and the optimal
  * parse (at LZ4HC level 9's 256 candidates) for the second pass over the end of a piece (4 KiB
- * clusters); zstd the fixed-output search over zstd-wasm.
+ * clusters); zstd the fixed-output search over zstd (native or WebAssembly).
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { CodecSpec } from '../../compress/codec.js';
