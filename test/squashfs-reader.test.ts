@@ -11,10 +11,29 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { deflateSync } from 'node:zlib';
 import type { CodecName } from '../src/compress/codec.js';
 import { ImageFormatError } from '../src/formats/errors.js';
 import { SquashfsReader } from '../src/formats/squashfs/reader.js';
 import { writeSquashfs } from '../src/formats/squashfs/writer.js';
+import { decodeRdev, encodeRdev } from '../src/formats/entry-limits.js';
+import { blockCount, decodeStoredSize } from '../src/formats/squashfs/data.js';
+import { decodeDirectoryEntry, decodeDirectoryHeader, encodeDirectoryListing } from '../src/formats/squashfs/directory.js';
+import { NO_FRAGMENT, packRef, unpackRef } from '../src/formats/squashfs/format.js';
+import {
+  decodeDirectoryIndexEntry,
+  decodeInodeBody,
+  decodeInodeHeader,
+  encodeDeviceInode,
+  encodeExtDirectoryInode,
+  encodeFileInode,
+  encodeIpcInode,
+  encodeSymlinkInode,
+  inodeFixedSize,
+  type InodeHeader,
+} from '../src/formats/squashfs/inode.js';
+import { decodeMetadataHeader, encodeMetadataBlock } from '../src/formats/squashfs/metadata.js';
+import { decodeFragmentEntry, decodeIdEntry, encodeFragmentEntries, encodeIdEntries, lookupTableBlocks } from '../src/formats/squashfs/tables.js';
 import { ALWAYS_EXCLUDED, Exclusions } from '../src/sysroot/exclude.js';
 import { walkSysroot } from '../src/sysroot/walk.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
@@ -54,6 +73,58 @@ function theirs(src: string, compressor: string, name: string): string {
   execFileSync('mksquashfs', [src, image, '-noappend', '-no-xattrs', '-all-root', '-comp', compressor, '-mkfs-time', String(T), '-all-time', String(T), '-quiet', '-no-progress'], { stdio: ['ignore', 'ignore', 'pipe'] });
   return image;
 }
+
+describe('squashfs decoders read what the encoders write', () => {
+  const H: InodeHeader = { mode: 0o4755, uidIndex: 1, gidIndex: 2, mtime: T, inodeNumber: 9 };
+  /** Header, fixed fields and the tail's start of an encoded inode. */
+  const decode = (b: Buffer) => {
+    const head = decodeInodeHeader(b);
+    const fixed = inodeFixedSize(head.type)!;
+    return { head, body: decodeInodeBody(head.type, b.subarray(16, 16 + fixed)), tail: b.subarray(16 + fixed) };
+  };
+
+  it('inodes of every kind', () => {
+    const basic = { startBlock: 96, fileSize: 300000, fragment: 3, fragmentOffset: 17, blockSizes: [1234, 131072 | (1 << 24)], sparseBytes: 0, nlink: 1 };
+    let d = decode(encodeFileInode(H, basic));
+    assert.deepEqual(d.head, { ...H, type: 2 });
+    assert.deepEqual(d.body, { kind: 'file', startBlock: 96, fileSize: 300000, fragment: 3, fragmentOffset: 17, sparseBytes: 0, nlink: 1, xattr: 0xffffffff });
+    assert.equal(blockCount(300000, 131072, 3), 2);
+    assert.deepEqual([d.tail.readUInt32LE(0), d.tail.readUInt32LE(4)], basic.blockSizes);
+    d = decode(encodeFileInode(H, { ...basic, nlink: 2, fileSize: 5 * 2 ** 32, fragment: NO_FRAGMENT, sparseBytes: 131072, blockSizes: [0] }));
+    assert.equal(d.head.type, 9);
+    assert.deepEqual(d.body, { kind: 'file', startBlock: 96, fileSize: 5 * 2 ** 32, fragment: NO_FRAGMENT, fragmentOffset: 17, sparseBytes: 131072, nlink: 2, xattr: 0xffffffff });
+    d = decode(encodeSymlinkInode(H, { nlink: 1, target: Buffer.from('../x') }));
+    assert.deepEqual(d.body, { kind: 'symlink', nlink: 1, targetLength: 4 });
+    assert.equal(d.tail.toString(), '../x');
+    d = decode(encodeDeviceInode(H, { kind: 'block', nlink: 1, rdev: encodeRdev(300, 70000)! }));
+    assert.equal(d.body.kind, 'block');
+    assert.deepEqual(decodeRdev((d.body as { rdev: number }).rdev), { major: 300, minor: 70000 });
+    assert.deepEqual(decode(encodeIpcInode(H, { kind: 'socket', nlink: 3 })).body, { kind: 'socket', nlink: 3 });
+    d = decode(encodeExtDirectoryInode(H, { startBlock: 8200, offset: 40, nlink: 4, fileSize: 70000, parentInode: 12, index: [{ index: 8190, start: 8200, name: Buffer.from('mm') }] }));
+    assert.deepEqual(d.body, { kind: 'dir', nlink: 4, fileSize: 70000, startBlock: 8200, parentInode: 12, indexCount: 1, offset: 40, xattr: 0xffffffff });
+    assert.deepEqual(decodeDirectoryIndexEntry(d.tail), { index: 8190, start: 8200, nameLength: 2 });
+    assert.equal(inodeFixedSize(15), undefined);
+  });
+
+  it('directory headers and entries', () => {
+    const { bytes } = encodeDirectoryListing([{ name: Buffer.from('a'), type: 2, inode: { block: 8200, offset: 30 }, inodeNumber: 40 }, { name: Buffer.from('bc'), type: 1, inode: { block: 8200, offset: 90 }, inodeNumber: 38 }], false);
+    assert.deepEqual(decodeDirectoryHeader(bytes), { count: 2, startBlock: 8200, inodeNumber: 40 });
+    assert.deepEqual(decodeDirectoryEntry(bytes.subarray(12)), { offset: 30, inodeDelta: 0, type: 2, nameLength: 1 });
+    assert.deepEqual(decodeDirectoryEntry(bytes.subarray(21)), { offset: 90, inodeDelta: -2, type: 1, nameLength: 2 });
+  });
+
+  it('metadata headers, stored sizes, lookup tables, references', () => {
+    assert.deepEqual(decodeMetadataHeader(encodeMetadataBlock(Buffer.alloc(8192), (b) => deflateSync(b)).readUInt16LE(0)).compressed, true);
+    assert.deepEqual(decodeMetadataHeader(encodeMetadataBlock(Buffer.from('x'), (b) => deflateSync(b)).readUInt16LE(0)), { length: 1, compressed: false });
+    assert.deepEqual(decodeStoredSize(131072 | (1 << 24)), { length: 131072, compressed: false });
+    assert.deepEqual(decodeStoredSize(0x80001234), { length: 0x80001234, compressed: true });
+    assert.deepEqual(decodeFragmentEntry(encodeFragmentEntries([{ start: 2 ** 40, size: 77 }, { start: 5, size: 6 }]), 16), { start: 5, size: 6 });
+    assert.equal(decodeIdEntry(encodeIdEntries([0, 4294967295]), 4), 4294967295);
+    assert.equal(lookupTableBlocks(512, 16), 1);
+    assert.equal(lookupTableBlocks(513, 16), 2);
+    assert.deepEqual(unpackRef(packRef({ block: 2 ** 31, offset: 8191 })), { block: 2 ** 31, offset: 8191 });
+  });
+});
 
 describe('squashfs reader: our images', () => {
   for (const compressor of COMPRESSORS) {
@@ -147,6 +218,20 @@ describe('squashfs reader: hostile images', () => {
     bad.writeUInt32LE(3000, 12);
     writeFileSync(cut, bad);
     await assert.rejects(SquashfsReader.open(cut), /superblock at 0xc: block size 3000 is not a power of two/);
+    // An inode reference past the inode table, and one at an offset past its block.
+    const inodeStart = Number(bytes.readBigUInt64LE(64));
+    const far = Buffer.from(bytes);
+    far.writeBigUInt64LE(0x7fff0000n << 16n, 32);
+    writeFileSync(cut, far);
+    await assert.rejects(readAll(cut), new RegExp(`inode table block at 0x${(inodeStart + 0x7fff0000).toString(16)}: outside the table \\(0x${inodeStart.toString(16)}\\.\\.0x[0-9a-f]+\\)$`));
+    far.writeBigUInt64LE(8191n, 32);
+    writeFileSync(cut, far);
+    await assert.rejects(readAll(cut), (e: Error) => e instanceof ImageFormatError && /inode table block at 0x[0-9a-f]+: /.test(e.message));
+    // The superblock's compressor: unknown ids are named as such.
+    const unknown = Buffer.from(bytes);
+    unknown.writeUInt16LE(9, 20);
+    writeFileSync(cut, unknown);
+    await assert.rejects(SquashfsReader.open(cut), /superblock at 0x14: squashfs compressor unknown \(id 9\) is not supported for reading$/);
   });
 
   it('rejects a metadata block header longer than 8 KiB', async () => {

@@ -367,10 +367,13 @@ class MetadataTable {
 
   /** `length` bytes from `from`, and the position after them. */
   async read(from: MetadataRef, length: number, end = this.end): Promise<[Buffer, MetadataRef]> {
-    // Each block of at most 8 KiB costs at least 3 bytes of table: more cannot be there.
-    const most = Math.ceil(Math.max(0, end - this.absolute(from)) / 3) * METADATA_SIZE;
-    if (length > most) throw this.reader.error(`${this.name} block`, this.absolute(from), `${length} bytes wanted, more than the table's ${end - this.absolute(from)} bytes could hold`);
+    // Nothing to read (an empty block list or target) may sit at the table's very end.
     if (length === 0) return [Buffer.alloc(0), from];
+    const at = this.absolute(from);
+    if (at < this.low || at + 2 > end) throw this.reader.error(`${this.name} block`, at, `outside the table (${hex(this.low)}..${hex(end)})`);
+    // Each block of at most 8 KiB costs at least 3 bytes of table: more cannot be there.
+    const most = Math.ceil((end - at) / 3) * METADATA_SIZE;
+    if (length > most) throw this.reader.error(`${this.name} block`, at, `${length} bytes wanted, more than the table's remaining ${end - at} bytes could hold`);
     // Gathered block by block rather than allocated up front: memory follows the bytes that are
     // really there, not the length an inode claims.
     const parts: Buffer[] = [];
