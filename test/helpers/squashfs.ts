@@ -2,7 +2,9 @@
  * A small, independent squashfs reader for tests: decodes the superblock, the inode and
  * directory tables and the lookup tables of an image (gzip or uncompressed metadata) into plain
  * objects, so that our images and mksquashfs's can be compared structure by structure. It shares
- * no code with the writer on purpose, beyond the superblock decoder.
+ * no code with the writer on purpose, beyond the superblock decoder. snapshotImage, at the end,
+ * is the other way round: the product's reader (src/formats/squashfs/reader.ts) giving an image's
+ * entries in the shape of a mounted tree's snapshot.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
