@@ -183,6 +183,13 @@ describe('squashfs reader: mksquashfs images', { skip: missingTools('mksquashfs'
     });
   }
 
+  it('reads mksquashfs images of other block sizes, with tail-end fragments and without fragments', async () => {
+    for (const [compressor, extra] of [['gzip', ['-b', '4096', '-tailends']], ['zstd', ['-b', '1048576', '-no-fragments']], ['lz4', ['-b', '65536', '-always-use-fragments']]] as const) {
+      const read = await snapshotImage(theirs(random, compressor, `blocks-${extra[1]}`, [...extra]));
+      assert.deepEqual(compareTrees(read, snapshotTree(random), { mtime: T }), [], `${compressor} ${extra.join(' ')}`);
+    }
+  });
+
   it('reads an image holding xattrs (which it does not decode yet) as the tree it was made of', async (t) => {
     const src = join(dir, 'xattr-src');
     mkdirSync(join(src, 'd'), { recursive: true });
