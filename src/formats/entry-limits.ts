@@ -15,6 +15,11 @@ export function encodeRdev(major: number, minor: number): number | undefined {
   return ((minor & 0xff) | (major << 8) | ((minor & ~0xff) << 12)) >>> 0;
 }
 
+/** The inverse of encodeRdev. */
+export function decodeRdev(rdev: number): { major: number; minor: number } {
+  return { major: (rdev >>> 8) & 0xfff, minor: (rdev & 0xff) | ((rdev >>> 12) & 0xfff00) };
+}
+
 export interface EntryLimits {
   /** For messages: 'squashfs', 'EROFS'. */
   readonly format: string;

@@ -2,14 +2,18 @@
  * A small, independent squashfs reader for tests: decodes the superblock, the inode and
  * directory tables and the lookup tables of an image (gzip or uncompressed metadata) into plain
  * objects, so that our images and mksquashfs's can be compared structure by structure. It shares
- * no code with the writer on purpose, beyond the superblock decoder.
+ * no code with the writer on purpose, beyond the superblock decoder. snapshotImage, at the end,
+ * is the other way round: the product's reader (src/formats/squashfs/reader.ts) giving an image's
+ * entries in the shape of a mounted tree's snapshot.
  */
 import { execFileSync } from 'node:child_process';
 import { chmodSync, linkSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { inflateSync } from 'node:zlib';
 import { withMountedImage } from './mount.js';
-import { compareTrees, snapshotTree } from './tree.js';
+import { createHash } from 'node:crypto';
+import { compareTrees, snapshotTree, type EntrySnapshot, type TreeSnapshot } from './tree.js';
 import { decodeSuperblock } from '../../src/formats/squashfs/superblock.js';
+import { SquashfsReader } from '../../src/formats/squashfs/reader.js';
 
 export type DecodedSuperblock = ReturnType<typeof decodeSuperblock>;
 
@@ -340,4 +344,41 @@ export function makeRandomTree(root: string, opts: RandomTreeOptions): { entries
 export async function verifyImageAgainst(image: string, source: string, mtime: number, exclude: Iterable<string> = []): Promise<string[]> {
   const expected = snapshotTree(source, { exclude });
   return withMountedImage(image, 'squashfs', (dir) => compareTrees(snapshotTree(dir), expected, { mtime }));
+}
+
+const SNAPSHOT_TYPES = { dir: 'dir', file: 'file', symlink: 'symlink', 'block-device': 'blk', 'char-device': 'chr', fifo: 'fifo', socket: 'sock' } as const;
+
+/** dev_t as glibc's makedev builds it (what lstat reports), for comparing with tree snapshots. */
+function makedev(major: number, minor: number): number {
+  return major * 256 + (minor & 0xff) + Math.floor(minor / 256) * 0x100000;
+}
+
+/**
+ * An image's entries as src/formats/squashfs/reader.ts reads them, in the shape of a mounted
+ * tree's snapshot (helpers/tree.ts), content hashed from the reader's decompressed stream.
+ */
+export async function snapshotImage(image: string): Promise<TreeSnapshot> {
+  const reader = await SquashfsReader.open(image);
+  try {
+    const out: TreeSnapshot = new Map();
+    for await (const e of reader.entries()) {
+      const snap: EntrySnapshot = { type: SNAPSHOT_TYPES[e.type], mode: e.mode, uid: e.uid, gid: e.gid, nlink: e.nlink, mtime: e.mtime, ino: e.inodeNumber };
+      if (e.type === 'file') {
+        const h = createHash('sha256');
+        let n = 0;
+        for await (const chunk of reader.content(e)) {
+          h.update(chunk);
+          n += chunk.length;
+        }
+        if (n !== e.size) throw new Error(`${e.path.toString('latin1')}: content of ${n} bytes, size ${e.size}`);
+        Object.assign(snap, { size: e.size, sha256: h.digest('hex') });
+      }
+      if (e.target) snap.target = e.target.toString('latin1');
+      if (e.rdev) snap.rdev = makedev(e.rdev.major, e.rdev.minor);
+      out.set(e.path.toString('latin1'), snap);
+    }
+    return out;
+  } finally {
+    await reader.close();
+  }
 }

@@ -126,3 +126,13 @@ export class DataWriter {
 function storedSize(r: CompressedBlock): number {
   return r.compressed ? r.data.length : r.data.length | DATA_UNCOMPRESSED;
 }
+
+/** A block list or fragment entry's u32: stored length, whether compressed; length 0 is a hole. */
+export function decodeStoredSize(size: number): { readonly length: number; readonly compressed: boolean } {
+  return { length: (size & ~DATA_UNCOMPRESSED) >>> 0, compressed: (size & DATA_UNCOMPRESSED) === 0 };
+}
+
+/** Blocks in a file's block list: every full block, and the tail too unless it is in a fragment. */
+export function blockCount(fileSize: number, blockSize: number, fragment: number): number {
+  return fragment === NO_FRAGMENT ? Math.ceil(fileSize / blockSize) : Math.floor(fileSize / blockSize);
+}

@@ -84,3 +84,15 @@ export function encodeDirectoryListing(children: readonly DirectoryChild[], inde
   closeHeader();
   return { bytes: Buffer.concat(parts, length), indexPoints };
 }
+
+export const DIRECTORY_HEADER_SIZE = HEADER_SIZE;
+export const DIRECTORY_ENTRY_SIZE = ENTRY_SIZE;
+
+export function decodeDirectoryHeader(b: Buffer): { readonly count: number; readonly startBlock: number; readonly inodeNumber: number } {
+  return { count: b.readUInt32LE(0) + 1, startBlock: b.readUInt32LE(4), inodeNumber: b.readUInt32LE(8) };
+}
+
+/** An entry's fixed 8 bytes; its name (nameLength bytes) follows. */
+export function decodeDirectoryEntry(b: Buffer): { readonly offset: number; readonly inodeDelta: number; readonly type: number; readonly nameLength: number } {
+  return { offset: b.readUInt16LE(0), inodeDelta: b.readInt16LE(2), type: b.readUInt16LE(4), nameLength: b.readUInt16LE(6) + 1 };
+}

@@ -80,3 +80,8 @@ export interface MetadataRef {
 export function packRef(ref: MetadataRef): bigint {
   return (BigInt(ref.block) << 16n) | BigInt(ref.offset);
 }
+
+/** The inverse of packRef. */
+export function unpackRef(ref: bigint): MetadataRef {
+  return { block: Number(ref >> 16n), offset: Number(ref & 0xffffn) };
+}

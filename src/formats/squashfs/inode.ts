@@ -142,3 +142,106 @@ export function encodeIpcInode(h: InodeHeader, p: { readonly kind: 'fifo' | 'soc
   return b;
 }
 
+
+/*
+ * Decoding. An inode is read in three steps, since its length depends on what it says: the
+ * common header (its type), the type's fixed fields, then the variable tail (a file's block
+ * list, a symlink's target, an extended directory's index), whose length the fixed fields give.
+ */
+
+export const INODE_HEADER_SIZE = HEADER_SIZE;
+
+export interface DecodedInodeHeader extends InodeHeader {
+  readonly type: number;
+}
+
+export function decodeInodeHeader(b: Buffer): DecodedInodeHeader {
+  return { type: b.readUInt16LE(0), mode: b.readUInt16LE(2), uidIndex: b.readUInt16LE(4), gidIndex: b.readUInt16LE(6), mtime: b.readUInt32LE(8), inodeNumber: b.readUInt32LE(12) };
+}
+
+/** Bytes of the fixed fields after the header, per inode type; undefined for an unknown type. */
+export function inodeFixedSize(type: number): number | undefined {
+  switch (type) {
+    case InodeType.dir:
+      return 16;
+    case InodeType.extDir:
+      return 24;
+    case InodeType.file:
+      return 16;
+    case InodeType.extFile:
+      return 40;
+    case InodeType.symlink:
+    case InodeType.extSymlink:
+    case InodeType.blockDevice:
+    case InodeType.charDevice:
+      return 8;
+    case InodeType.extBlockDevice:
+    case InodeType.extCharDevice:
+      return 12;
+    case InodeType.fifo:
+    case InodeType.socket:
+      return 4;
+    case InodeType.extFifo:
+    case InodeType.extSocket:
+      return 8;
+    default:
+      return undefined;
+  }
+}
+
+/** The basic type an extended one is listed under in directories (1..7). */
+export function basicInodeType(type: number): number {
+  return type >= InodeType.extDir ? type - 7 : type;
+}
+
+export type DecodedInodeBody =
+  | ({ readonly kind: 'dir'; readonly indexCount: number; readonly xattr: number } & DirectoryInode)
+  | ({ readonly kind: 'file'; readonly xattr: number } & Omit<FileInode, 'blockSizes'>)
+  | { readonly kind: 'symlink'; readonly nlink: number; readonly targetLength: number }
+  | { readonly kind: 'block' | 'char'; readonly nlink: number; readonly rdev: number }
+  | { readonly kind: 'fifo' | 'socket'; readonly nlink: number };
+
+/** The fixed fields of an inode of `type` (b holds inodeFixedSize(type) bytes). */
+export function decodeInodeBody(type: number, b: Buffer): DecodedInodeBody {
+  switch (type) {
+    case InodeType.dir:
+      return { kind: 'dir', startBlock: b.readUInt32LE(0), nlink: b.readUInt32LE(4), fileSize: b.readUInt16LE(8), offset: b.readUInt16LE(10), parentInode: b.readUInt32LE(12), indexCount: 0, xattr: NO_XATTR };
+    case InodeType.extDir:
+      return { kind: 'dir', nlink: b.readUInt32LE(0), fileSize: b.readUInt32LE(4), startBlock: b.readUInt32LE(8), parentInode: b.readUInt32LE(12), indexCount: b.readUInt16LE(16), offset: b.readUInt16LE(18), xattr: b.readUInt32LE(20) };
+    case InodeType.file:
+      return { kind: 'file', startBlock: b.readUInt32LE(0), fragment: b.readUInt32LE(4), fragmentOffset: b.readUInt32LE(8), fileSize: b.readUInt32LE(12), sparseBytes: 0, nlink: 1, xattr: NO_XATTR };
+    case InodeType.extFile:
+      return {
+        kind: 'file',
+        startBlock: Number(b.readBigUInt64LE(0)),
+        fileSize: Number(b.readBigUInt64LE(8)),
+        sparseBytes: Number(b.readBigUInt64LE(16)),
+        nlink: b.readUInt32LE(24),
+        fragment: b.readUInt32LE(28),
+        fragmentOffset: b.readUInt32LE(32),
+        xattr: b.readUInt32LE(36),
+      };
+    case InodeType.symlink:
+    case InodeType.extSymlink:
+      return { kind: 'symlink', nlink: b.readUInt32LE(0), targetLength: b.readUInt32LE(4) };
+    case InodeType.blockDevice:
+    case InodeType.extBlockDevice:
+    case InodeType.charDevice:
+    case InodeType.extCharDevice:
+      return { kind: basicInodeType(type) === InodeType.blockDevice ? 'block' : 'char', nlink: b.readUInt32LE(0), rdev: b.readUInt32LE(4) };
+    case InodeType.fifo:
+    case InodeType.extFifo:
+    case InodeType.socket:
+    case InodeType.extSocket:
+      return { kind: basicInodeType(type) === InodeType.fifo ? 'fifo' : 'socket', nlink: b.readUInt32LE(0) };
+    default:
+      throw new RangeError(`unknown inode type ${type}`);
+  }
+}
+
+/** An extended directory's index entry: its fixed 12 bytes (the name, nameLength bytes, follows). */
+export const DIRECTORY_INDEX_SIZE = 12;
+
+export function decodeDirectoryIndexEntry(b: Buffer): { readonly index: number; readonly start: number; readonly nameLength: number } {
+  return { index: b.readUInt32LE(0), start: b.readUInt32LE(4), nameLength: b.readUInt32LE(8) + 1 };
+}

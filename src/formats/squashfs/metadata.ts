@@ -21,6 +21,11 @@ export function encodeMetadataBlock(payload: Uint8Array, compress: BlockCompress
   return out;
 }
 
+/** A metadata block's u16 header: how many bytes follow, and whether they are compressed. */
+export function decodeMetadataHeader(header: number): { readonly length: number; readonly compressed: boolean } {
+  return { length: header & ~METADATA_UNCOMPRESSED & 0xffff, compressed: (header & METADATA_UNCOMPRESSED) === 0 };
+}
+
 export class MetadataWriter {
   private readonly blocks: Buffer[] = [];
   private compressedLength = 0;

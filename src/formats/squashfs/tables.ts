@@ -4,7 +4,7 @@
  * absolute positions of those blocks; the superblock points at that index array, which the
  * kernel checks to end exactly where the next table begins.
  */
-import { packRef, type MetadataRef } from './format.js';
+import { METADATA_SIZE, packRef, type MetadataRef } from './format.js';
 import { MetadataWriter, type BlockCompressor } from './metadata.js';
 
 export interface FragmentEntry {
@@ -23,11 +23,23 @@ export function encodeFragmentEntries(entries: readonly FragmentEntry[]): Buffer
   return b;
 }
 
+export const FRAGMENT_ENTRY_SIZE = 16;
+
+export function decodeFragmentEntry(b: Buffer, at: number): FragmentEntry {
+  return { start: Number(b.readBigUInt64LE(at)), size: b.readUInt32LE(at + 8) };
+}
+
 /** One inode reference per inode number (entry i is inode i + 1), for NFS export. */
 export function encodeExportEntries(refs: readonly MetadataRef[]): Buffer {
   const b = Buffer.alloc(refs.length * 8);
   refs.forEach((r, i) => b.writeBigUInt64LE(packRef(r), i * 8));
   return b;
+}
+
+export const ID_ENTRY_SIZE = 4;
+
+export function decodeIdEntry(b: Buffer, at: number): number {
+  return b.readUInt32LE(at);
 }
 
 export function encodeIdEntries(ids: readonly number[]): Buffer {
@@ -41,6 +53,11 @@ export interface LookupTable {
   readonly bytes: Buffer;
   /** Absolute position of the index array (what the superblock records). */
   readonly indexStart: number;
+}
+
+/** How many metadata blocks (and index array entries) a lookup table of `count` entries has. */
+export function lookupTableBlocks(count: number, entrySize: number): number {
+  return Math.ceil((count * entrySize) / METADATA_SIZE);
 }
 
 /** Stores `entries` as a lookup table whose first byte lands at absolute position `start`. */
