@@ -7,7 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { inflateSync } from 'node:zlib';
-import { zstdWasm } from './zstd.js';
+import { zstdWasmModule } from './zstd.js';
 
 export type BlockDecompressor = (input: Buffer, limit: number) => Buffer;
 export type DecompressorName = 'gzip' | 'xz' | 'lz4' | 'zstd';
@@ -23,7 +23,7 @@ export async function blockDecompressor(name: DecompressorName): Promise<BlockDe
     case 'lz4':
       return lz4Decompressor();
     case 'zstd': {
-      const zstd = (await zstdWasm()) as unknown as { decompress(buf: Uint8Array, opts?: { defaultHeapSize?: number }): Uint8Array };
+      const zstd = await zstdWasmModule();
       return (input, limit) => {
         const size = zstdFrameContentSize(input);
         if (size !== undefined && size > limit) throw new Error(`zstd frame says ${size} bytes, more than ${limit}`);

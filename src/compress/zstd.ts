@@ -31,6 +31,7 @@ export interface ZstdLibrary {
 interface ZstdWasm {
   init(): Promise<void>;
   compress(buf: Uint8Array, level?: number): Uint8Array;
+  decompress(buf: Uint8Array, opts?: { defaultHeapSize?: number }): Uint8Array;
   createCCtx(): number;
   compressUsingDict(cctx: number, buf: Uint8Array, dict: Uint8Array, level?: number): Uint8Array;
 }
@@ -114,14 +115,19 @@ export function loadNative(): ZstdLibrary {
 /** Instantiated once per thread: a second init() replaces the module under the first's feet. */
 let wasmModule: Promise<ZstdWasm> | undefined;
 
-/** The WebAssembly build (exported for the tests); `why` says why it, not the native one, runs. */
-export async function loadWasm(why: string): Promise<ZstdLibrary> {
+/** The WebAssembly module itself, instantiated once per thread (the image readers decompress with it). */
+export function zstdWasmModule(): Promise<ZstdWasm> {
   wasmModule ??= (async () => {
     const zstd = require('@bokuweb/zstd-wasm') as ZstdWasm;
     await zstd.init();
     return zstd;
   })();
-  const zstd = await wasmModule;
+  return wasmModule;
+}
+
+/** The WebAssembly build (exported for the tests); `why` says why it, not the native one, runs. */
+export async function loadWasm(why: string): Promise<ZstdLibrary> {
+  const zstd = await zstdWasmModule();
   const version = dependencyVersion('@bokuweb/zstd-wasm');
   const cctx = zstd.createCCtx();
   return {
