@@ -3,6 +3,7 @@ import { constants as C, existsSync, statSync, type Stats } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { ConfigError, UsageError } from '../util/errors.js';
+import { fileKindName } from '../util/fs-errors.js';
 
 export const CONFIG_FILE_NAME = 'avocado.yaml';
 
@@ -34,7 +35,7 @@ function checkConfigPath(path: string, given: string): string {
     if (existsSync(inside)) return checkConfigPath(inside, join(given, CONFIG_FILE_NAME));
     throw new UsageError(`-C ${given}: is a directory without ${CONFIG_FILE_NAME} in it`, PASS_C);
   }
-  if (!st.isFile()) throw new UsageError(`-C ${given}: is ${kindOf(st)}, not a file`, PASS_C);
+  if (!st.isFile()) throw new UsageError(`-C ${given}: is ${fileKindName(st)}, not a file`, PASS_C);
   return path;
 }
 
@@ -46,18 +47,10 @@ export async function readConfigText(file: string): Promise<string> {
   const fh = await open(file, C.O_RDONLY | C.O_NONBLOCK | C.O_NOCTTY);
   try {
     const st = await fh.stat();
-    if (!st.isFile()) throw new ConfigError(`config file ${file} is ${kindOf(st)}, not a file`, undefined, PASS_C);
+    if (!st.isFile()) throw new ConfigError(`config file ${file} is ${fileKindName(st)}, not a file`, undefined, PASS_C);
     return await fh.readFile('utf8');
   } finally {
     await fh.close();
   }
 }
 
-function kindOf(st: Stats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a fifo';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}

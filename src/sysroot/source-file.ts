@@ -8,6 +8,7 @@
  */
 import { closeSync, fstatSync, readSync, type BigIntStats } from 'node:fs';
 import { BuildError } from '../util/errors.js';
+import { fileKindName } from '../util/fs-errors.js';
 import { READ_FLAGS, openPath, shortenForMessage } from './at.js';
 import { displayPath, type FileEntry } from './entry.js';
 
@@ -33,7 +34,7 @@ export class SourceFile {
       throw readError(file, e);
     }
     const problem = !st.isFile()
-      ? `it is now ${kindName(st)}`
+      ? `it is now ${fileKindName(st)}`
       : st.dev !== file.dev || st.ino !== file.ino
         ? 'it was replaced by another file'
         : st.size !== BigInt(file.size)
@@ -111,11 +112,3 @@ function where(file: FileEntry): string {
   return shortenForMessage(displayPath(file.source));
 }
 
-function kindName(st: BigIntStats): string {
-  if (st.isDirectory()) return 'a directory';
-  if (st.isFIFO()) return 'a fifo';
-  if (st.isCharacterDevice()) return 'a character device';
-  if (st.isBlockDevice()) return 'a block device';
-  if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
-}

@@ -3,7 +3,7 @@
  * instead of `internal error: EACCES on …`. A temporary file's name means nothing to the user;
  * its directory is named instead.
  */
-import { lstatSync, readlinkSync, statSync } from 'node:fs';
+import { lstatSync, readlinkSync, statSync, type BigIntStats, type Stats } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { BuildError } from './errors.js';
 
@@ -83,4 +83,15 @@ function danglingLink(path: string): { path: string; target: string } | undefine
     }
   }
   return undefined;
+}
+
+/** What a file that is not the regular file expected is, for messages: "a fifo", "a directory", … */
+export function fileKindName(st: Stats | BigIntStats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a fifo';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  if (st.isSymbolicLink()) return 'a symlink';
+  return 'not a regular file';
 }
