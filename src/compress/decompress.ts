@@ -7,6 +7,7 @@
  */
 import { createRequire } from 'node:module';
 import { inflateSync } from 'node:zlib';
+import { lzmaBinding } from './lzma-binding.js';
 import { zstdWasmModule } from './zstd.js';
 
 export type BlockDecompressor = (input: Buffer, limit: number) => Buffer;
@@ -57,15 +58,8 @@ export function zstdFrameContentSize(b: Buffer): number | undefined {
   }
 }
 
-interface LzmaStream {
-  streamDecoder_(memlimit: number | null, flags: number): number;
-  setBufsize(size: number): number;
-  code(chunk: Buffer | null, async: boolean): void;
-  bufferHandler: (buf: Buffer | null, processed: unknown, err: unknown) => void;
-}
-
 function xzDecompressor(): BlockDecompressor {
-  const lzma = require('lzma-native') as { Stream: new () => LzmaStream };
+  const lzma = lzmaBinding().native;
   return (input, limit) => {
     const stream = new lzma.Stream();
     // A memory limit for the dictionary: squashfs's is at most the block size (1 MiB), plus slack.
