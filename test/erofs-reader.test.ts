@@ -666,6 +666,17 @@ describe('EROFS reader: hostile images', () => {
     await assert.rejects(readAllOf(half), isFormatError(/past the file's end at 0x2000$/));
   });
 
+  it('refuses every short truncation with ImageFormatError, extension slots and compression records included', async () => {
+    const big = readFileSync(await ours(small, OURS[2]!, 'cut-big'));
+    const slots = Buffer.from(big);
+    slots[1024 + 13] = 2;
+    for (const source of [bytes, big, slots])
+      for (const length of [0, 1000, 1151, 1152, 1160, 1200, 4095, 4096, 4097, 8191, 12000, source.length - 1]) {
+        const outcome = await readEverything(writeImage('cut.erofs', source.subarray(0, length))).then(() => 'ok', (e: unknown) => e);
+        assert.ok(outcome instanceof ImageFormatError, `${length} bytes: ${outcome instanceof Error ? outcome.stack : String(outcome)}`);
+      }
+  });
+
   it('checks the checksum, dirblkbits, the volume name, inos and the compression records', async () => {
     await assert.rejects(check(patched((b) => (b[1024 + 600] ^= 1), false)), isFormatError(/superblock at 0x404: checksum 0x[0-9a-f]+ does not match block 0 \(0x[0-9a-f]+\)$/));
     await assert.rejects(check(patched((b) => (b[1024 + 90] = 1))), isFormatError(/superblock at 0x45a: dirblkbits 1/));

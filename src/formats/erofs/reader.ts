@@ -181,7 +181,7 @@ export class ErofsReader implements ImageReader {
       if (sb.featureIncompat & Incompat.COMPR_CFGS) {
         algorithms = sb.algorithmsOrLz4Distance;
         const start = SUPERBLOCK_OFFSET + sbSize;
-        const block0 = Buffer.alloc(Math.min(blockSize, fileSize) - start);
+        const block0 = Buffer.alloc(Math.max(0, Math.min(blockSize, fileSize) - start));
         await readFully(fh, block0, start);
         try {
           configs = decodeCompressionConfigs(block0, start, algorithms);
