@@ -16,7 +16,7 @@
  * per lcluster (2 type bits + 12 bits of offset or delta) and one block address from which the
  * kernel derives every head's block by counting pclusters.
  */
-import { Advise, BLOCK_BITS, BLOCK_SIZE, ClusterType, D0_CBLKCNT, type AlgorithmId, type ClusterTypeId } from './format.js';
+import { Advise, BLOCK_BITS, BLOCK_SIZE, ClusterType, D0_CBLKCNT, DecodeError, type AlgorithmId, type ClusterTypeId } from './format.js';
 
 /** One stored piece of a compressed file. */
 export interface Extent {
@@ -42,7 +42,7 @@ export interface LclusterIndex {
 const LCLUSTER = BLOCK_SIZE;
 /** Largest delta a 12-bit field holds without reading as CBLKCNT. */
 const MAX_DELTA = D0_CBLKCNT - 1;
-const MAP_HEADER_SIZE = 8;
+export const MAP_HEADER_SIZE = 8;
 
 /** The largest extent the indexes can describe (its lclusters' deltas stay below CBLKCNT). */
 export const MAX_EXTENT = MAX_DELTA * LCLUSTER;
@@ -304,4 +304,170 @@ class PackAddresses {
     }
     return recorded;
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Decoding, for the reader: the map header, FULL indexes (datalayout 1: 8 bytes per lcluster) and
+// compact packs (datalayout 3), each lcluster's fields as the kernel derives them.
+
+/** The 8-byte map header at the first 8-byte boundary after the inode and its xattrs. */
+export interface MapHeader {
+  /** Bytes 0–3 as one u32: where the tail is in the packed inode (fragments). */
+  readonly fragmentOffset: number;
+  /** Bytes 2–3: the inline tail pcluster's size (ztailpacking). */
+  readonly inlineSize: number;
+  readonly advise: number;
+  /** h_algorithmtype's low nibble: the algorithm of HEAD1 lclusters. */
+  readonly algorithmHead1: number;
+  /** Its high nibble: the algorithm of HEAD2 lclusters. */
+  readonly algorithmHead2: number;
+  /** lclusterbits − blkszbits (h_clusterbits' low 3 bits). */
+  readonly clusterBits: number;
+  /** h_clusterbits' bit 7: the whole file is in the packed inode. */
+  readonly wholeFileFragment: boolean;
+}
+
+export function decodeMapHeader(b: Buffer): MapHeader {
+  return {
+    fragmentOffset: b.readUInt32LE(0),
+    inlineSize: b.readUInt16LE(2),
+    advise: b.readUInt16LE(4),
+    algorithmHead1: b[6]! & 15,
+    algorithmHead2: b[6]! >> 4,
+    clusterBits: b[7]! & 7,
+    wholeFileFragment: (b[7]! & 0x80) !== 0,
+  };
+}
+
+/** One lcluster's index, decoded. */
+export interface DecodedLcluster {
+  readonly type: ClusterTypeId;
+  /** Heads: where the extent starts within the lcluster. */
+  readonly clusterofs: number;
+  /** Heads: the first block of the pcluster. */
+  readonly blkaddr: number;
+  /** NONHEAD: lclusters back towards the head (1 for a CBLKCNT). */
+  readonly delta0: number;
+  /** NONHEAD, where stored (FULL indexes, the last lcluster of a compact pack): lclusters ahead to the next head. */
+  readonly delta1?: number;
+  /** The first NONHEAD after a big pcluster's head: the pcluster's blocks. */
+  readonly compressedBlocks?: number;
+  /** FULL indexes (dedupe): the head's pcluster decodes to more than its extent uses. */
+  readonly partialRef: boolean;
+}
+
+export const FULL_INDEX_SIZE = 8;
+/** FULL indexes follow the map header and 8 reserved bytes. */
+export const FULL_INDEXES_OFFSET = MAP_HEADER_SIZE + 8;
+
+/** One FULL (datalayout 1) index: u16 advise (type, PARTIAL_REF), u16 clusterofs, u32 block or two u16 deltas. */
+export function decodeFullIndex(b: Buffer): DecodedLcluster {
+  const advise = b.readUInt16LE(0);
+  const type = (advise & 3) as ClusterTypeId;
+  const partialRef = (advise & 0x8000) !== 0;
+  if (type !== ClusterType.NONHEAD) return { type, clusterofs: b.readUInt16LE(2), blkaddr: b.readUInt32LE(4), delta0: 0, partialRef };
+  const delta0 = b.readUInt16LE(4);
+  const delta1 = b.readUInt16LE(6);
+  if (delta0 & D0_CBLKCNT) return { type, clusterofs: 0, blkaddr: 0, delta0: 1, delta1, compressedBlocks: delta0 & ~D0_CBLKCNT, partialRef };
+  return { type, clusterofs: 0, blkaddr: 0, delta0, delta1, partialRef };
+}
+
+/** How a file's compact indexes are laid out: 4-byte-amortized packs, a run of 2-byte ones, 4-byte ones again. */
+export interface CompactIndexPlan {
+  /** Where the indexes start (just after the map header). */
+  readonly ebase: number;
+  /** Lclusters in 4-byte-amortized packs before the 2-byte run. */
+  readonly initial: number;
+  /** Lclusters in the 2-byte run (a multiple of 16). */
+  readonly twoByte: number;
+  readonly total: number;
+}
+
+/** The plan the kernel follows for `total` lclusters whose indexes start at `ebase` (8-byte aligned). */
+export function compactIndexPlan(ebase: number, total: number, compacted2B: boolean): CompactIndexPlan {
+  const initial = ((32 - (ebase % 32)) / 4) & 7;
+  const twoByte = compacted2B && initial < total ? Math.floor((total - initial) / 16) * 16 : 0;
+  return { ebase, initial, twoByte, total };
+}
+
+/** The pack holding lcluster `lcn`: its position and size, its slots and the lcluster's slot. */
+export function compactPackOf(plan: CompactIndexPlan, lcn: number): { at: number; bytes: number; slots: 2 | 16; slot: number } {
+  let pos: number;
+  let amortized: number;
+  if (lcn < plan.initial) {
+    pos = plan.ebase + lcn * 4;
+    amortized = 4;
+  } else if (lcn < plan.initial + plan.twoByte) {
+    pos = plan.ebase + plan.initial * 4 + (lcn - plan.initial) * 2;
+    amortized = 2;
+  } else {
+    pos = plan.ebase + plan.initial * 4 + plan.twoByte * 2 + (lcn - plan.initial - plan.twoByte) * 4;
+    amortized = 4;
+  }
+  const slots = amortized === 4 ? 2 : 16;
+  const bytes = slots * amortized;
+  const at = pos - (pos % bytes);
+  return { at, bytes, slots, slot: (pos - at) / amortized };
+}
+
+/** Where the compact indexes end: the end of the last lcluster's pack. */
+export function compactIndexesEnd(plan: CompactIndexPlan): number {
+  if (!plan.total) return plan.ebase;
+  const last = compactPackOf(plan, plan.total - 1);
+  return last.at + last.bytes;
+}
+
+/**
+ * The first `count` lclusters of one compact pack (`slots` of them in `pack.length` bytes: each
+ * 2 type bits above lobits of clusterofs or delta, then the u32 block address the heads count
+ * from), as the kernel reads them: the last slot stores delta1, its delta0 comes from the slot
+ * before; a head's block is the pack's address plus the pclusters counted back within the pack
+ * (one block each, or each CBLKCNT's count with big pclusters). Throws DecodeError.
+ */
+export function decodeCompactPack(pack: Buffer, slots: 2 | 16, count: number, lclusterBits: number, bigPcluster: boolean): DecodedLcluster[] {
+  const lobits = Math.max(lclusterBits, 12);
+  const encodeBits = ((pack.length - 4) * 8) / slots;
+  if (lobits + 2 > encodeBits) throw new DecodeError(0, `${slots} lclusters of ${lclusterBits} bits do not fit a ${pack.length}-byte pack`);
+  const mask = (1 << lobits) - 1;
+  const base = pack.readUInt32LE(pack.length - 4);
+  const at = (i: number): { type: ClusterTypeId; lo: number } => {
+    const bit = i * encodeBits;
+    const v = pack.readUInt32LE(bit >> 3) >>> (bit & 7);
+    return { type: ((v >>> lobits) & 3) as ClusterTypeId, lo: v & mask };
+  };
+  const out: DecodedLcluster[] = [];
+  for (let i = 0; i < count; i++) {
+    const { type, lo } = at(i);
+    if (type === ClusterType.NONHEAD) {
+      if (lo & D0_CBLKCNT) {
+        if (!bigPcluster) throw new DecodeError(0, `slot ${i} holds a block count (CBLKCNT) but the file has no big pclusters`);
+        out.push({ type, clusterofs: 0, blkaddr: 0, delta0: 1, compressedBlocks: lo & ~D0_CBLKCNT, partialRef: false });
+      } else if (i + 1 < slots) out.push({ type, clusterofs: 0, blkaddr: 0, delta0: lo, partialRef: false });
+      else {
+        // The pack's last slot holds delta1; delta0 is one more than the previous slot's.
+        const prev = at(i - 1);
+        const back = prev.type !== ClusterType.NONHEAD ? 0 : prev.lo & D0_CBLKCNT ? 1 : prev.lo;
+        out.push({ type, clusterofs: 0, blkaddr: 0, delta0: back + 1, delta1: lo, partialRef: false });
+      }
+      continue;
+    }
+    let blocks = bigPcluster ? 0 : 1;
+    for (let j = i; j > 0; ) {
+      j--;
+      const e = at(j);
+      if (bigPcluster) {
+        if (e.type !== ClusterType.NONHEAD) blocks++;
+        else if (e.lo & D0_CBLKCNT) {
+          j--;
+          blocks += e.lo & ~D0_CBLKCNT;
+        } else if (e.lo <= 1) throw new DecodeError(0, `slot ${j}: delta ${e.lo} where a big pcluster's NONHEAD must be 2 or more`);
+        else j -= e.lo - 2;
+      } else {
+        if (e.type === ClusterType.NONHEAD) j -= e.lo;
+        if (j >= 0) blocks++;
+      }
+    }
+    out.push({ type, clusterofs: lo, blkaddr: (base + blocks) >>> 0, delta0: 0, partialRef: false });
+  }
+  return out;
 }

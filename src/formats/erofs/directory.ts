@@ -8,9 +8,9 @@
  * strict byte order. Entries are packed greedily; one that does not fit starts the next block.
  * The directory's size is its full blocks plus the bytes used in the last one.
  */
-import { BLOCK_SIZE } from './format.js';
+import { BLOCK_SIZE, DecodeError, MAX_NAME } from './format.js';
 
-const DIRENT_SIZE = 12;
+export const DIRENT_SIZE = 12;
 export const DOT = Buffer.from('.');
 export const DOTDOT = Buffer.from('..');
 
@@ -76,5 +76,38 @@ export function encodeDirectory(entries: readonly Dirent[]): Buffer {
       nameAt += e.name.length;
     }
   });
+  return out;
+}
+
+/**
+ * The entries of one directory block, in stored order: `block` is the part of the block that
+ * belongs to the directory (the block size, or less in the last block: i_size decides). Checks
+ * what the kernel checks before it uses an entry (the first name offset, each name's bounds and
+ * length), and that names hold neither NUL nor '/'. The order across entries is the caller's to
+ * check. Throws DecodeError with offsets within the block.
+ */
+export function decodeDirectoryBlock(block: Buffer): Dirent[] {
+  if (block.length < DIRENT_SIZE) throw new DecodeError(0, `${block.length} bytes cannot hold a directory entry`);
+  const first = block.readUInt16LE(8);
+  if (first < DIRENT_SIZE || first % DIRENT_SIZE || first >= block.length) throw new DecodeError(8, `the first name offset ${first} is not a multiple of ${DIRENT_SIZE} inside the block's ${block.length} bytes`);
+  const count = first / DIRENT_SIZE;
+  const out: Dirent[] = [];
+  for (let i = 0; i < count; i++) {
+    const at = i * DIRENT_SIZE;
+    const nameAt = block.readUInt16LE(at + 8);
+    let end: number;
+    if (i + 1 < count) end = block.readUInt16LE(at + DIRENT_SIZE + 8);
+    else {
+      const nul = nameAt < block.length ? block.indexOf(0, nameAt) : -1;
+      end = nul >= 0 ? nul : block.length;
+    }
+    if (nameAt < first || end <= nameAt || end > block.length) throw new DecodeError(at + 8, `entry ${i}: its name at ${nameAt}..${end} is not within ${first}..${block.length}`);
+    if (end - nameAt > MAX_NAME) throw new DecodeError(at + 8, `entry ${i}: a ${end - nameAt}-byte name, more than ${MAX_NAME}`);
+    const name = Buffer.from(block.subarray(nameAt, end));
+    if (name.includes(0) || name.includes(0x2f)) throw new DecodeError(nameAt, `entry ${i}: the name ${JSON.stringify(name.toString('latin1'))} holds NUL or '/'`);
+    const nid = block.readBigUInt64LE(at);
+    if (nid > BigInt(Number.MAX_SAFE_INTEGER)) throw new DecodeError(at, `entry ${i}: nid ${nid} is absurd`);
+    out.push({ name, nid: Number(nid), type: block[at + 10]! });
+  }
   return out;
 }

@@ -23,6 +23,8 @@ export const MAX_NAME = 255;
 export const Compat = {
   SB_CHKSUM: 0x1,
   MTIME: 0x2,
+  /** Per-inode xattr-name bloom filters are valid (6.6). */
+  XATTR_FILTER: 0x4,
 } as const;
 
 /** Superblock feature_incompat bits: a kernel that lacks one refuses to mount. */
@@ -33,7 +35,53 @@ export const Incompat = {
   COMPR_CFGS: 0x2,
   /** Chunk-based files (5.15). */
   CHUNKED_FILE: 0x4,
+  /** Extra devices (a device table) and a second compression algorithm per file: one bit (5.16). */
+  DEVICE_TABLE: 0x8,
+  /** The compressed tail of a file inline after its indexes (5.17). */
+  ZTAILPACKING: 0x10,
+  /** File tails in the packed inode, and pclusters shared between files: one bit (6.1). */
+  FRAGMENTS: 0x20,
+  /** Long xattr name prefixes (6.4). */
+  XATTR_PREFIXES: 0x40,
+  /** 48-bit block addresses, compact-inode mtimes, byte-addressed extents (6.15). */
+  BIT48: 0x80,
+  /** Compressed metadata (6.17). */
+  METABOX: 0x100,
 } as const;
+
+/** Feature names as erofs_fs.h calls them, bit by bit (shared bits have both names). */
+export const COMPAT_NAMES: readonly (readonly [number, string])[] = [
+  [Compat.SB_CHKSUM, 'SB_CHKSUM'],
+  [Compat.MTIME, 'MTIME'],
+  [Compat.XATTR_FILTER, 'XATTR_FILTER'],
+];
+export const INCOMPAT_NAMES: readonly (readonly [number, string])[] = [
+  [Incompat.ZERO_PADDING, 'ZERO_PADDING'],
+  [Incompat.COMPR_CFGS, 'COMPR_CFGS'],
+  [Incompat.COMPR_CFGS, 'BIG_PCLUSTER'],
+  [Incompat.CHUNKED_FILE, 'CHUNKED_FILE'],
+  [Incompat.DEVICE_TABLE, 'DEVICE_TABLE'],
+  [Incompat.DEVICE_TABLE, 'COMPR_HEAD2'],
+  [Incompat.ZTAILPACKING, 'ZTAILPACKING'],
+  [Incompat.FRAGMENTS, 'FRAGMENTS'],
+  [Incompat.FRAGMENTS, 'DEDUPE'],
+  [Incompat.XATTR_PREFIXES, 'XATTR_PREFIXES'],
+  [Incompat.BIT48, '48BIT'],
+  [Incompat.METABOX, 'METABOX'],
+];
+
+/**
+ * Errors of the decoders: `offset` counts from the start of the bytes they were given, so that
+ * the reader can name the absolute position.
+ */
+export class DecodeError extends Error {
+  constructor(
+    readonly offset: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
 
 /** i_format bits 1–3. */
 export const Layout = {
@@ -73,12 +121,20 @@ export const Algorithm = {
   ZSTD: 3,
 } as const;
 export type AlgorithmId = (typeof Algorithm)[keyof typeof Algorithm];
+/** Every algorithm id the format defines, by name (MicroLZMA is 1, raw DEFLATE 2). */
+export const ALGORITHM_NAMES: readonly string[] = ['lz4', 'lzma', 'deflate', 'zstd'];
 
 /** Map header h_advise bits. */
 export const Advise = {
   COMPACTED_2B: 0x1,
   BIG_PCLUSTER_1: 0x2,
   BIG_PCLUSTER_2: 0x4,
+  /** The tail pcluster is inline after the indexes (ztailpacking). */
+  INLINE_PCLUSTER: 0x8,
+  /** Plain pclusters stored rotated by their in-block offset. */
+  INTERLACED_PCLUSTER: 0x10,
+  /** The file's tail is in the packed inode. */
+  FRAGMENT_PCLUSTER: 0x20,
 } as const;
 
 /** Logical cluster index types. */
@@ -86,6 +142,8 @@ export const ClusterType = {
   PLAIN: 0,
   HEAD1: 1,
   NONHEAD: 2,
+  /** A head compressed with the second algorithm (h_algorithmtype's high nibble). */
+  HEAD2: 3,
 } as const;
 export type ClusterTypeId = (typeof ClusterType)[keyof typeof ClusterType];
 

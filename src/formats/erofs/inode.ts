@@ -56,3 +56,43 @@ export function encodeInode(f: InodeFields): Buffer {
   return b;
 }
 
+
+/** An inode as stored, compact or extended, before any of it is checked. */
+export interface DecodedInode {
+  readonly extended: boolean;
+  /** i_format bits 1–3. */
+  readonly layout: number;
+  /** i_format bits 4 and up (0 unless 48-bit features are used). */
+  readonly formatHigh: number;
+  /** i_xattr_icount: 0, or the xattr area's size in 4-byte units past its 12-byte header, plus one. */
+  readonly xattrCount: number;
+  readonly mode: number;
+  readonly nlink: number;
+  readonly size: number;
+  readonly u: number;
+  readonly ino: number;
+  readonly uid: number;
+  readonly gid: number;
+  /**
+   * Extended: seconds (signed) and nanoseconds. Compact: seconds to add to the superblock's build
+   * time (Linux ≥ 6.15; older kernels ignore them, and writers leave 0), nanoseconds undefined.
+   */
+  readonly mtime: number;
+  readonly mtimeNsec?: number;
+}
+
+/** Bytes of the inode whose first two bytes (i_format) are `format`. */
+export function decodedInodeSize(format: number): number {
+  return format & 1 ? EXTENDED_INODE_SIZE : COMPACT_INODE_SIZE;
+}
+
+/** Decodes an inode from `b`, which holds at least decodedInodeSize(its i_format) bytes. */
+export function decodeInode(b: Buffer): DecodedInode {
+  const format = b.readUInt16LE(0);
+  const extended = (format & 1) === 1;
+  if (b.length < decodedInodeSize(format)) throw new Error(`an ${extended ? 'extended' : 'compact'} inode needs ${decodedInodeSize(format)} bytes`);
+  const common = { extended, layout: (format >> 1) & 7, formatHigh: format >> 4, xattrCount: b.readUInt16LE(2), mode: b.readUInt16LE(4), u: b.readUInt32LE(16), ino: b.readUInt32LE(20) };
+  return extended
+    ? { ...common, size: Number(b.readBigUInt64LE(8)), uid: b.readUInt32LE(24), gid: b.readUInt32LE(28), mtime: Number(b.readBigInt64LE(32)), mtimeNsec: b.readUInt32LE(40), nlink: b.readUInt32LE(44) }
+    : { ...common, nlink: b.readUInt16LE(6), size: b.readUInt32LE(8), mtime: b.readUInt32LE(12), uid: b.readUInt16LE(24), gid: b.readUInt16LE(26) };
+}
