@@ -18,9 +18,12 @@ export interface Run {
   size: number;
 }
 
-/** Runs a command under /usr/bin/time, returns wall seconds, peak RSS and the image size. */
-export function timed(cmd: string, args: string[], image: string): Run {
-  rmSync(image, { force: true });
+/**
+ * Runs a command under /usr/bin/time, returns wall seconds, peak RSS and the image size. The
+ * image is removed first (a build must write it) unless the command only reads it.
+ */
+export function timed(cmd: string, args: string[], image: string, opts: { readsImage?: boolean } = {}): Run {
+  if (!opts.readsImage) rmSync(image, { force: true });
   const start = performance.now();
   const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wall = (performance.now() - start) / 1000;

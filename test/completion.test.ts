@@ -75,7 +75,7 @@ interface Case {
 
 const CASES = (): Case[] => [
   { line: 'avocado ', includes: ['ext', 'completion'], excludes: ['__complete', 'notes.txt'] },
-  { line: 'avocado ext ', exactly: ['build', 'clean', 'help', 'image'] },
+  { line: 'avocado ext ', exactly: ['build', 'clean', 'diff', 'help', 'image', 'inspect', 'verify'] },
   { line: 'avocado ext image ', exactly: EXTENSIONS },
   { line: 'avocado ext build a', exactly: ['app'] },
   { line: 'avocado ext image -', includes: ['-t', '--target', '-r', '--runtime', '-C', '--config', '--out', '--engine', '--json', '--volume'] },

@@ -99,7 +99,7 @@ describe('squashfs decoders read what the encoders write', () => {
     d = decode(encodeDeviceInode(H, { kind: 'block', nlink: 1, rdev: encodeRdev(300, 70000)! }));
     assert.equal(d.body.kind, 'block');
     assert.deepEqual(decodeRdev((d.body as { rdev: number }).rdev), { major: 300, minor: 70000 });
-    assert.deepEqual(decode(encodeIpcInode(H, { kind: 'socket', nlink: 3 })).body, { kind: 'socket', nlink: 3 });
+    assert.deepEqual(decode(encodeIpcInode(H, { kind: 'socket', nlink: 3 })).body, { kind: 'socket', nlink: 3, xattr: 0xffffffff });
     d = decode(encodeExtDirectoryInode(H, { startBlock: 8200, offset: 40, nlink: 4, fileSize: 70000, parentInode: 12, index: [{ index: 8190, start: 8200, name: Buffer.from('mm') }] }));
     assert.deepEqual(d.body, { kind: 'dir', nlink: 4, fileSize: 70000, startBlock: 8200, parentInode: 12, indexCount: 1, offset: 40, xattr: 0xffffffff });
     assert.deepEqual(decodeDirectoryIndexEntry(d.tail), { index: 8190, start: 8200, nameLength: 2 });

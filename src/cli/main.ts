@@ -23,6 +23,9 @@ const COMMANDS: Record<string, () => Promise<{ default: (ctx: CommandContext, ar
   'ext-image': () => import('./commands/ext-image.js'),
   'ext-build': () => import('./commands/ext-build.js'),
   'ext-clean': () => import('./commands/ext-clean.js'),
+  'ext-inspect': () => import('./commands/ext-inspect.js'),
+  'ext-diff': () => import('./commands/ext-diff.js'),
+  'ext-verify': () => import('./commands/ext-verify.js'),
   completion: () => import('./commands/completion.js'),
   complete: () => import('./commands/complete.js'),
 };

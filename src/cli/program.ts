@@ -39,6 +39,28 @@ export interface ExtImageOptions extends ExtMultiOptions {
   runsOn?: string;
   nfsPort?: string;
   sdkArch?: string;
+  verify?: boolean;
+}
+
+/** `ext inspect`, `ext diff`, `ext verify`: an image file, or NAME for the extension's image in the volume. */
+export interface ExtReadOptions extends GlobalOptions {
+  config?: string;
+  verbose?: boolean;
+  target?: string;
+  targetBoard?: string;
+  runtime?: string;
+  json?: boolean;
+}
+
+export interface ExtInspectOptions extends ExtReadOptions {
+  list?: boolean;
+  mtree?: boolean;
+}
+
+export interface ExtVerifyOptions extends ExtReadOptions {
+  sysroot?: string;
+  extension?: string;
+  sourceDateEpoch?: string;
 }
 
 export const COMPLETION_SHELLS = ['bash', 'zsh', 'fish'] as const;
@@ -66,11 +88,15 @@ export const OPTION_VALUES: Readonly<Record<string, CompletionValues>> = {
   '--config': 'files',
   '--out': 'dirs',
   '--volume': 'dirs',
+  '--sysroot': 'dirs',
 };
 
 /** Completion of positional arguments, by their name in the usage line (commander's choices are offered too). */
 export const ARGUMENT_VALUES: Readonly<Record<string, CompletionValues>> = {
   NAME: 'extensions',
+  'IMAGE|NAME': 'files',
+  A: 'files',
+  B: 'files',
 };
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -108,6 +134,24 @@ function extCommon(cmd: Command, opts: { several?: boolean } = {}): Command {
     .option('--strict', 'treat every warning as an error (exit 2), for CI')
     .option('--json', 'print one JSON object with the result on stdout');
 }
+
+/** Options of the commands that read images: enough of the project to find NAME's image. */
+function extRead(cmd: Command): Command {
+  return cmd
+    .option('-C, --config <CONFIG>', 'path to avocado.yaml, or a directory holding one, for NAME (default: avocado.yaml in the current directory or above)')
+    .option('-t, --target <TARGET>', 'target of NAME\'s image (default: $AVOCADO_TARGET, then default_target)')
+    .option('--target-board <BOARD>', 'board for {{ avocado.target.board }} in avocado.yaml')
+    .option('-r, --runtime <RUNTIME>', 'runtime, for NAME (as ext image)')
+    .option('-v, --verbose', 'say more, and the stack of an error')
+    .option('--json', 'print one JSON object with the result on stdout');
+}
+
+const IMAGE_ARGUMENT_TEXT = `
+IMAGE is an image file (squashfs or EROFS, made by avocado, mksquashfs or mkfs.erofs). A word that
+is not an existing file is taken as an extension NAME of avocado.yaml: its image in the volume,
+<volume>/<target>/output/extensions/<NAME>-<version>.raw (write ./NAME for a file of that name).
+Nothing is mounted: root is not needed. The images are untrusted input: a damaged one gives an
+error naming the structure and byte offset, never a hang.`;
 
 const FILESYSTEM_HELP = FILESYSTEMS.map(
   (f) => `  ${f.value.padEnd(13)} ${f.description}; kernel ≥ ${f.kernelMin}`,
@@ -147,7 +191,8 @@ ${EXIT_HELP}`);
       .option('--dnf-arg <ARG>', 'extra dnf argument, passed to the SDK container as AVOCADO_DNF_ARGS (repeatable; container engine)', collect, [])
       .option('--runs-on <USER@HOST>', 'build in the SDK container on a remote host over SSH, with this machine\'s volume and project shared over NFS (container engine)')
       .option('--nfs-port <PORT>', 'port of the NFS server here for --runs-on (default: the first free one in 12050-12099)')
-      .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`),
+      .option('--sdk-arch <ARCH>', `architecture of the SDK container: ${SDK_ARCH_VALUES.join(', ')} (container engine)`)
+      .option('--verify', 'read the new image back (every block decompressed) and compare it with the sysroot entry by entry before publishing it; a mismatch fails the build and keeps the previous image'),
     { several: true },
   )
     .addHelpText('after', `
@@ -177,6 +222,7 @@ ${RUNTIME_TEXT}
 Examples:
   avocado ext image my-app
   avocado ext image my-app --dry-run     what would be built, and what is excluded and why
+  avocado ext image my-app --verify      read it back and compare it with the sysroot before publishing
   avocado ext image --all --keep-going --json
   avocado ext image app bsp --filesystem erofs-lz4 --strict
   avocado ext image my-app -t raspberrypi4 --out dist
@@ -231,6 +277,60 @@ Examples:
   avocado ext clean -C path/to/avocado.yaml my-app --json
 ${EXIT_HELP}`)
     .action((...args: unknown[]) => run('ext-clean', args));
+
+  extRead(ext.command('inspect').description('Show what an image is and holds, and whether systemd will merge it').argument('<IMAGE|NAME>', 'image file, or extension name'))
+    .option('--list', 'list the entries like ls -l (sorted, paths from the image root)')
+    .option('--mtree', 'list the entries in mtree format with sha256 digests, as systemd-dissect --mtree')
+    .addHelpText('after', `
+Shows the format, compressor and its settings, block (EROFS: cluster) size, sizes and sha256,
+entry counts, the image's own time and its entries' oldest and newest, the oldest kernel that
+mounts it, its extension-release files, and whether systemd-sysext / systemd-confext will merge
+it under its file name (the checks ext image makes on a sysroot, made on the image).
+${IMAGE_ARGUMENT_TEXT}
+
+Examples:
+  avocado ext inspect my-app
+  avocado ext inspect dist/my-app-1.0.0.raw --list
+  avocado ext inspect my-app-1.0.0.raw --mtree > my-app.mtree
+  avocado ext inspect my-app --json
+${EXIT_HELP}`)
+    .action((...args: unknown[]) => run('ext-inspect', args));
+
+  extRead(ext.command('diff').description('Explain how two images differ: entries, then superblock, settings and bytes').argument('<A>', 'image file, or extension name').argument('<B>', 'image file, or extension name'))
+    .addHelpText('after', `
+Lists the entries only in A, only in B, and changed (which attributes: type, mode, uid, gid,
+mtime, size, link count, hard links, target, device, xattrs, content). When every entry is equal
+but the bytes are not, says where: superblock fields (times, counts, positions), compressor and
+settings, block size, and the first runs of differing bytes with what they hold in each image.
+Exit status as diff(1): 0 the images are byte-identical, 1 they differ, 2 trouble (an unreadable
+or damaged image, a usage error).
+${IMAGE_ARGUMENT_TEXT}
+
+Examples:
+  avocado ext diff my-app dist/my-app-1.0.0.raw      the volume's image against a copy
+  avocado ext diff old.raw new.raw --json
+`)
+    .action((...args: unknown[]) => run('ext-diff', args));
+
+  extRead(ext.command('verify').description('Check every structure and block of an image, and compare it with the sysroot').argument('<IMAGE|NAME>', 'image file, or extension name'))
+    .option('--sysroot <DIR>', 'compare with this sysroot, minus its exclusions (default for NAME: the sysroot ext image uses; for IMAGE: no comparison)')
+    .option('-e, --extension <EXTENSION>', 'with IMAGE and --sysroot: take var_files and source_date_epoch of this extension of avocado.yaml')
+    .option('--source-date-epoch <SECONDS>', 'the time every entry must have (default: source_date_epoch of avocado.yaml with NAME or -e, else 0)')
+    .addHelpText('after', `
+Reads the whole image: every superblock field and table (the EROFS superblock checksum too),
+every inode and directory, every data block decompressed. With a sysroot, compares the entries
+with it exactly as ext image would have built them: the sysroot minus var/lib/rpm, var/lib/dnf,
+var/cache/dnf, dnf's logs and the extension's var_files, every entry owned by root and stamped
+with source_date_epoch, contents byte for byte.
+Exit status: 0 the image is sound (and equal to the sysroot), 1 it is damaged or differs, 2 usage.
+${IMAGE_ARGUMENT_TEXT}
+
+Examples:
+  avocado ext verify my-app                          its image against its sysroot
+  avocado ext verify dist/my-app-1.0.0.raw           the image alone
+  avocado ext verify my-app-1.0.0.raw --sysroot _avocado/qemux86-64/extensions/my-app -e my-app
+${EXIT_HELP}`)
+    .action((...args: unknown[]) => run('ext-verify', args));
 
   program
     .command('completion')

@@ -140,6 +140,15 @@ export class Reporter implements StepReporter {
     for (const m of more) this.err.write(`  ${m}\n`);
   }
 
+  /**
+   * A line of the command's data on stdout (`ext inspect --list`, `ext diff`): waits while the
+   * reader of a pipe is behind, so that a long listing does not pile up in memory.
+   */
+  async print(text: string): Promise<void> {
+    this.clearProgress();
+    if (!this.out.write(`${text}\n`)) await new Promise<void>((resolve) => this.out.once('drain', resolve));
+  }
+
   /** The JSON document (JSON mode). */
   emitJson(value: unknown): void {
     this.clearProgress();

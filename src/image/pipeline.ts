@@ -12,6 +12,7 @@ import type { ContainerSettings } from '../engines/container.js';
 import type { RemoteInfo } from '../container/remote.js';
 import { filesystemInfo, type FilesystemFamily, type FilesystemInfo } from '../formats/filesystems.js';
 import { IMAGE_HEAD_BYTES, declaredImageSize } from '../formats/image-size.js';
+import { openImage } from '../formats/open-image.js';
 import { Exclusions } from '../sysroot/exclude.js';
 import { lintSysroot } from '../sysroot/lint.js';
 import type { SysrootTree } from '../sysroot/entry.js';
@@ -21,6 +22,8 @@ import { BuildError, InterruptedError, formatLocation } from '../util/errors.js'
 import { explainFsError } from '../util/fs-errors.js';
 import { sha256Handle } from '../util/hash.js';
 import { formatBytes, type Reporter } from '../util/reporter.js';
+import { formatDifference } from './compare.js';
+import { verifyImage } from './verify.js';
 import type { Volume } from '../volume/volume.js';
 
 export interface ImageOptions {
@@ -39,6 +42,8 @@ export interface ImageOptions {
   readonly cwd: string;
   readonly signal: AbortSignal;
   readonly reporter: Reporter;
+  /** `--verify`: read the image back and compare it with the entry list before publishing it. */
+  readonly verify?: boolean;
   /** Called once everything is checked and before anything is written (`--strict` fails there). */
   readonly checkpoint?: () => void;
 }
@@ -91,6 +96,8 @@ export interface ImageResult extends ReturnType<typeof describePlan> {
   readonly remote?: RemoteInfo;
   readonly image: { readonly path: string; readonly size: number; readonly sha256: string };
   readonly out?: string;
+  /** `--verify`: what was read back and compared, and how long it took. */
+  readonly verified?: { readonly entries: number; readonly files: number; readonly bytes: number; readonly durationMs: number };
   readonly durationMs: number;
 }
 
@@ -212,6 +219,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
   let sha256: string;
   let size: number;
   let outCopy: OutCopy | undefined;
+  let verified: ImageResult['verified'];
   try {
     const request: BuildRequest = {
       tree,
@@ -232,6 +240,7 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     await engine.build(request);
     opts.signal.throwIfAborted();
     await checkComplete(file.tempPath, plan.filesystem.family, tool);
+    if (opts.verify) verified = await verifyBuilt(file.tempPath, plan, opts, tool);
     reporter.verbose(`image written, syncing it to disk and hashing it`);
     // The data is in the page cache: hash it while fsync waits for the disk. Size, hash and the
     // --out copy all come from this build's own temporary, before it is renamed into place: a
@@ -269,6 +278,42 @@ export async function buildImage(opts: ImageOptions): Promise<ImageResult> {
     ...(engine.remote ? { remote: engine.remote } : {}),
     image: { path: imagePath, size, sha256 },
     out: plan.out,
+    ...(verified ? { verified } : {}),
     durationMs: Math.round(performance.now() - started),
   };
+}
+
+/** How many differences a failed --verify names under its error line. */
+const VERIFY_DETAILS = 20;
+
+/** `--verify`: the temporary image read back in full and compared with the entry list; a difference fails the build. */
+async function verifyBuilt(path: string, plan: ImagePlan, opts: ImageOptions, tool: string): Promise<NonNullable<ImageResult['verified']>> {
+  const started = performance.now();
+  opts.reporter.step('verifying: reading the image back and comparing it with the sysroot');
+  const reader = await openImage(path);
+  let result: Awaited<ReturnType<typeof verifyImage>>;
+  try {
+    result = await verifyImage(reader, {
+      tree: plan.tree,
+      sourceDateEpoch: plan.sourceDateEpoch,
+      signal: opts.signal,
+      progress: (b) => opts.reporter.progress(b, plan.tree.stats.fileBytes),
+    });
+  } finally {
+    await reader.close();
+  }
+  const n = result.differences.length;
+  if (n) {
+    const names = { a: 'the sysroot', b: 'the image' };
+    const lines = result.differences.slice(0, VERIFY_DETAILS).map((d) => formatDifference(d, names));
+    if (n > VERIFY_DETAILS) lines.push(`… and ${n - VERIFY_DETAILS} more`);
+    throw new BuildError(
+      `--verify: the image ${tool} wrote differs from the sysroot in ${n} entr${n === 1 ? 'y' : 'ies'}`,
+      `it was not published, the previous image is unchanged; check with 'avocado ext verify' after building without --verify, and report it`,
+      lines.join('\n'),
+    );
+  }
+  const durationMs = Math.round(performance.now() - started);
+  opts.reporter.verbose(`verified ${result.entries} entries, ${formatBytes(result.bytes)} of content, in ${durationMs} ms`);
+  return { entries: result.entries, files: result.files, bytes: result.bytes, durationMs };
 }

@@ -4,7 +4,7 @@
  */
 import { posix } from 'node:path';
 import type { ExtensionType } from '../config/schema.js';
-import { findEntry, displayPath, type DirectoryEntry, type Entry } from './entry.js';
+import { displayPath, type DirectoryEntry, type EntryKind, type FileEntry } from './entry.js';
 import { withSource } from './source-file.js';
 
 export function releaseFilePath(type: ExtensionType, imageName: string): string {
@@ -46,10 +46,48 @@ export interface LintInput {
   readonly types: readonly ExtensionType[];
 }
 
+/**
+ * What the checks need of a tree: a sysroot's entry list, or the entries read back from an image
+ * (`ext inspect`). Names and paths are bytes, as in both.
+ */
+export interface LintNode {
+  readonly kind: EntryKind;
+  readonly name: Buffer;
+  readonly path: Buffer;
+  readonly target?: Buffer;
+  readonly children?: readonly LintNode[];
+}
+
+export interface LintTreeInput<N extends LintNode> {
+  readonly root: N;
+  /** The image's name as systemd sees it: its file name without `.raw`. */
+  readonly imageName: string;
+  /** The extension, for the advice in the messages. */
+  readonly name: string;
+  readonly types: readonly ExtensionType[];
+  /** A regular file's content. */
+  readonly read: (file: N) => Buffer | Promise<Buffer>;
+}
+
 /** Returns warnings, each saying what systemd would do and why. */
 export async function lintSysroot(input: LintInput): Promise<string[]> {
+  return lintTree<DirectoryEntry | FileEntry | LintNode>({
+    root: input.root,
+    imageName: `${input.name}-${input.version}`,
+    name: input.name,
+    types: input.types,
+    // Read as the image writers read it: the very file that was walked, never through a symlink swapped in since.
+    read: (entry) => {
+      const file = entry as FileEntry;
+      return withSource(file, (src) => src.readNew(0, file.size));
+    },
+  });
+}
+
+/** The checks of lintSysroot on any tree. */
+export async function lintTree<N extends LintNode>(input: LintTreeInput<N>): Promise<string[]> {
   const warnings: string[] = [];
-  const imageName = `${input.name}-${input.version}`;
+  const { imageName } = input;
   for (const type of input.types) {
     const rel = releaseFilePath(type, imageName);
     const tool = `systemd-${type}`;
@@ -67,8 +105,7 @@ export async function lintSysroot(input: LintInput): Promise<string[]> {
       warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} is not a regular file`);
       continue;
     }
-    // Read as the image writers read it: the very file that was walked, never through a symlink swapped in since.
-    const fields = parseReleaseFile(withSource(entry, (src) => src.readNew(0, entry.size)).toString('utf8'));
+    const fields = parseReleaseFile((await input.read(entry)).toString('utf8'));
     const id = fields.get('ID');
     if (!id) warnings.push(`${tool} will ignore ${imageName}.raw: ${rel} has no ID= line (ID=_any matches every host)`);
     else if (id !== '_any' && !fields.get('VERSION_ID') && !fields.get(type === 'sysext' ? 'SYSEXT_LEVEL' : 'CONFEXT_LEVEL'))
@@ -104,31 +141,44 @@ function mergedTopLevel(types: readonly ExtensionType[]): string[] {
   return [...(types.includes('sysext') ? ['usr', 'opt'] : []), ...(types.includes('confext') ? ['etc'] : [])];
 }
 
-function filesOutsideMergedTrees(root: DirectoryEntry, types: readonly ExtensionType[]): { count: number; examples: string[] } {
+function filesOutsideMergedTrees(root: LintNode, types: readonly ExtensionType[]): { count: number; examples: string[] } {
   const merged = new Set(mergedTopLevel(types));
   let count = 0;
   const examples: string[] = [];
-  const visit = (e: Entry) => {
-    if (e.kind === 'directory') return e.children.forEach(visit);
+  const visit = (e: LintNode) => {
+    if (e.kind === 'directory') return e.children?.forEach(visit);
     count++;
     if (examples.length < 3) examples.push(displayPath(e.path));
   };
-  for (const top of root.children) if (!merged.has(top.name.toString('latin1'))) visit(top);
+  for (const top of root.children ?? []) if (!merged.has(top.name.toString('latin1'))) visit(top);
   return { count, examples };
 }
 
-function otherReleaseFiles(root: DirectoryEntry, type: ExtensionType, name: string): string[] {
-  const dir = findEntry(root, posix.dirname(releaseFilePath(type, 'x')));
+function otherReleaseFiles(root: LintNode, type: ExtensionType, name: string): string[] {
+  const dir = findNode(root, posix.dirname(releaseFilePath(type, 'x')));
   if (dir?.kind !== 'directory') return [];
   const prefix = `extension-release.${name}-`;
-  return dir.children.map((c) => c.name.toString('utf8')).filter((n) => n.startsWith(prefix));
+  return (dir.children ?? []).map((c) => c.name.toString('utf8')).filter((n) => n.startsWith(prefix));
 }
 
 /** Follows symlinks inside the tree, as systemd does when it reads the release file in the image. */
-function resolveInTree(root: DirectoryEntry, rel: string, depth = 0): Entry | undefined {
-  const entry = findEntry(root, rel);
+function resolveInTree<N extends LintNode>(root: N, rel: string, depth = 0): N | undefined {
+  const entry = findNode(root, rel);
   if (entry?.kind !== 'symlink' || depth > 8) return entry;
-  const target = entry.target.toString('utf8');
+  const target = (entry.target ?? Buffer.alloc(0)).toString('utf8');
   const next = target.startsWith('/') ? target.slice(1) : posix.join(posix.dirname(rel), target);
   return resolveInTree(root, posix.normalize(next), depth + 1);
+}
+
+/** The node at a relative path (`usr/lib/x`), no symlink followed. */
+function findNode<N extends LintNode>(root: N, relPath: string): N | undefined {
+  let cur: LintNode = root;
+  for (const part of relPath.split('/').filter(Boolean)) {
+    if (cur.kind !== 'directory') return undefined;
+    const name = Buffer.from(part, 'utf8');
+    const next: LintNode | undefined = cur.children?.find((c) => c.name.equals(name));
+    if (!next) return undefined;
+    cur = next;
+  }
+  return cur as N;
 }

@@ -38,6 +38,7 @@ export default async function extImage(ctx: CommandContext, args: unknown[]): Pr
       verbose: opts.verbose === true,
     },
     outDir: opts.out,
+    verify: opts.verify === true,
     cwd: ctx.cwd,
     signal: ctx.signal,
     reporter,
@@ -62,6 +63,7 @@ function showResult(reporter: Reporter, r: ImageResult): void {
   reporter.done(
     `${r.image.path}  ${formatBytes(r.image.size)}  (${(r.durationMs / 1000).toFixed(1)} s)`,
     `sha256:${r.image.sha256}`,
+    ...(r.verified ? [`verified: read back and equal to the sysroot (${r.verified.entries} entries, ${(r.verified.durationMs / 1000).toFixed(1)} s)`] : []),
     ...(r.out ? [`copied to ${r.out}`] : []),
   );
 }

@@ -1,13 +1,16 @@
 /** Pieces every `ext` command shares: the extension name, the project, the volume, the reporter. */
+import { stat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Project } from '../../config/project.js';
 import { BuildError, InterruptedError, ReportedFailure, UsageError, isAvocadoError, type AvocadoError } from '../../util/errors.js';
 import { Volume } from '../../volume/volume.js';
 import type { CommandContext } from '../main.js';
-import type { ExtCommonOptions, ExtMultiOptions } from '../program.js';
+import type { ExtCommonOptions, ExtMultiOptions, ExtReadOptions } from '../program.js';
 import { Reporter } from '../reporter.js';
 
-export function setupReporter(ctx: CommandContext, opts: ExtCommonOptions): Reporter {
-  ctx.reporter = new Reporter({ json: opts.json === true, verbose: opts.verbose === true, strict: opts.strict === true, color: opts.color, env: ctx.env });
+export function setupReporter(ctx: CommandContext, opts: ExtCommonOptions | ExtReadOptions): Reporter {
+  const strict = 'strict' in opts && opts.strict === true;
+  ctx.reporter = new Reporter({ json: opts.json === true, verbose: opts.verbose === true, strict, color: opts.color, env: ctx.env });
   return ctx.reporter;
 }
 
@@ -107,7 +110,7 @@ export async function forEachExtension<T>(
   throw new ReportedFailure(summary, failed[0]!.error!.exitCode);
 }
 
-export async function loadProject(ctx: CommandContext, opts: ExtCommonOptions, reporter: Reporter): Promise<{ project: Project; volume: Volume }> {
+export async function loadProject(ctx: CommandContext, opts: ExtCommonOptions | ExtReadOptions, reporter: Reporter): Promise<{ project: Project; volume: Volume }> {
   const project = await Project.load({
     configPath: opts.config,
     cwd: ctx.cwd,
@@ -129,4 +132,45 @@ export function requireName(name: string | undefined, command: string, project?:
     `no extension named: avocado ${command} <NAME>`,
     known.length ? `extensions in ${project!.file}: ${known.join(', ')}` : 'give the extension name as NAME or -e NAME',
   );
+}
+
+export interface ImageArgument {
+  readonly path: string;
+  /** When the argument named an extension: its project, volume and configuration. */
+  readonly project?: Project;
+  readonly volume?: Volume;
+  readonly extension?: string;
+}
+
+/**
+ * IMAGE|NAME: an existing file is an image; any other word is an extension of avocado.yaml,
+ * whose image in the volume it means (it must exist).
+ */
+export async function resolveImageArgument(
+  arg: string,
+  ctx: CommandContext,
+  opts: ExtReadOptions,
+  reporter: Reporter,
+  loaded?: { project: Project; volume: Volume },
+): Promise<ImageArgument> {
+  const path = resolve(ctx.cwd, arg);
+  const st = await stat(path).catch((e: NodeJS.ErrnoException) => (e.code === 'ENOENT' || e.code === 'ENOTDIR' ? undefined : Promise.reject(e)));
+  if (st) {
+    if (st.isDirectory()) throw new UsageError(`${arg} is a directory, not an image`, 'give an image file (.raw) or an extension name');
+    return { path };
+  }
+  if (arg.includes('/') || arg.endsWith('.raw'))
+    throw new UsageError(`${arg}: no such file`, 'give an existing image file, or an extension name of avocado.yaml');
+  const { project, volume } = loaded ?? (await loadProject(ctx, { ...opts, strict: false }, reporter));
+  if (!project.extensionNames().includes(arg))
+    throw new UsageError(
+      `${arg} is neither an image file nor an extension of ${project.file}`,
+      project.extensionNames().length ? `extensions: ${project.extensionNames().join(', ')}` : 'give an image file',
+    );
+  const ext = project.extension(arg);
+  const imagePath = volume.imagePath(project.target, ext.name, ext.version);
+  if (!(await stat(imagePath).catch(() => undefined)))
+    throw new UsageError(`extension ${arg} has no image for target ${project.target}: ${imagePath} does not exist`, `build it with 'avocado ext image ${arg}${opts.target ? ` -t ${opts.target}` : ''}'`);
+  reporter.verbose(`${arg}: the image ${imagePath}`);
+  return { path: imagePath, project, volume, extension: arg };
 }

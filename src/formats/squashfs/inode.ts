@@ -198,8 +198,8 @@ export type DecodedInodeBody =
   | ({ readonly kind: 'dir'; readonly indexCount: number; readonly xattr: number } & DirectoryInode)
   | ({ readonly kind: 'file'; readonly xattr: number } & Omit<FileInode, 'blockSizes'>)
   | { readonly kind: 'symlink'; readonly nlink: number; readonly targetLength: number }
-  | { readonly kind: 'block' | 'char'; readonly nlink: number; readonly rdev: number }
-  | { readonly kind: 'fifo' | 'socket'; readonly nlink: number };
+  | { readonly kind: 'block' | 'char'; readonly nlink: number; readonly rdev: number; readonly xattr: number }
+  | { readonly kind: 'fifo' | 'socket'; readonly nlink: number; readonly xattr: number };
 
 /** The fixed fields of an inode of `type` (b holds inodeFixedSize(type) bytes). */
 export function decodeInodeBody(type: number, b: Buffer): DecodedInodeBody {
@@ -228,12 +228,12 @@ export function decodeInodeBody(type: number, b: Buffer): DecodedInodeBody {
     case InodeType.extBlockDevice:
     case InodeType.charDevice:
     case InodeType.extCharDevice:
-      return { kind: basicInodeType(type) === InodeType.blockDevice ? 'block' : 'char', nlink: b.readUInt32LE(0), rdev: b.readUInt32LE(4) };
+      return { kind: basicInodeType(type) === InodeType.blockDevice ? 'block' : 'char', nlink: b.readUInt32LE(0), rdev: b.readUInt32LE(4), xattr: type === InodeType.extBlockDevice || type === InodeType.extCharDevice ? b.readUInt32LE(8) : NO_XATTR };
     case InodeType.fifo:
     case InodeType.extFifo:
     case InodeType.socket:
     case InodeType.extSocket:
-      return { kind: basicInodeType(type) === InodeType.fifo ? 'fifo' : 'socket', nlink: b.readUInt32LE(0) };
+      return { kind: basicInodeType(type) === InodeType.fifo ? 'fifo' : 'socket', nlink: b.readUInt32LE(0), xattr: type === InodeType.extFifo || type === InodeType.extSocket ? b.readUInt32LE(4) : NO_XATTR };
     default:
       throw new RangeError(`unknown inode type ${type}`);
   }

@@ -10,17 +10,27 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { blockDecompressor, type BlockDecompressor, type DecompressorName } from '../../compress/decompress.js';
 import { decodeRdev } from '../entry-limits.js';
 import { ImageFormatError } from '../errors.js';
+import type { ImageDescription, ImageEntry, ImageReader, ImageRegion, ImageXattr } from '../image-reader.js';
 import { blockCount, decodeStoredSize } from './data.js';
 import { decodeDirectoryEntry, decodeDirectoryHeader, DIRECTORY_ENTRY_SIZE, DIRECTORY_HEADER_SIZE } from './directory.js';
-import { DIR_HEADER_MAX_ENTRIES, MAX_NAME, MAX_SYMLINK, METADATA_SIZE, NO_FRAGMENT, SQUASHFS_MAGIC, SUPERBLOCK_SIZE, unpackRef, type MetadataRef } from './format.js';
+import { DIR_HEADER_MAX_ENTRIES, Flag, InodeType, MAX_NAME, MAX_SYMLINK, METADATA_SIZE, NO_FRAGMENT, NO_XATTR, SQUASHFS_MAGIC, SUPERBLOCK_SIZE, unpackRef, type MetadataRef } from './format.js';
 import { basicInodeType, decodeInodeBody, decodeInodeHeader, INODE_HEADER_SIZE, inodeFixedSize } from './inode.js';
 import { decodeMetadataHeader } from './metadata.js';
 import { decodeSuperblock } from './superblock.js';
 import { decodeFragmentEntry, decodeIdEntry, FRAGMENT_ENTRY_SIZE, ID_ENTRY_SIZE, lookupTableBlocks } from './tables.js';
+import {
+  decodeXattrIdEntry,
+  decodeXattrIdTableHeader,
+  decodeXattrKey,
+  XATTR_ID_ENTRY_SIZE,
+  XATTR_ID_TABLE_HEADER_SIZE,
+  XATTR_KEY_SIZE,
+  XATTR_PREFIXES,
+  XATTR_VALUE_HEADER_SIZE,
+} from './xattrs.js';
 
 export type SquashfsSuperblock = ReturnType<typeof decodeSuperblock>;
 
-export type SquashfsEntryType = 'dir' | 'file' | 'symlink' | 'block-device' | 'char-device' | 'fifo' | 'socket';
 
 /** Where a regular file's bytes are. */
 export interface SquashfsFileLayout {
@@ -32,24 +42,7 @@ export interface SquashfsFileLayout {
   readonly fragmentOffset: number;
 }
 
-export interface SquashfsEntry {
-  /** Empty for the root. */
-  readonly name: Buffer;
-  /** Relative to the root, '/'-separated; empty for the root. */
-  readonly path: Buffer;
-  readonly type: SquashfsEntryType;
-  /** Permission bits with setuid, setgid and sticky. */
-  readonly mode: number;
-  readonly uid: number;
-  readonly gid: number;
-  readonly mtime: number;
-  /** Hard links share it. */
-  readonly inodeNumber: number;
-  readonly nlink: number;
-  /** Content bytes of a file, target bytes of a symlink, listing bytes + 3 of a directory, else 0. */
-  readonly size: number;
-  readonly rdev?: { readonly major: number; readonly minor: number };
-  readonly target?: Buffer;
+export interface SquashfsEntry extends ImageEntry {
   readonly file?: SquashfsFileLayout;
   /** Position of the inode in the inode table. */
   readonly inode: MetadataRef;
@@ -62,12 +55,19 @@ const CACHE_BLOCKS = 256;
 
 const hex = (n: number) => `0x${n.toString(16)}`;
 
-export class SquashfsReader {
+export class SquashfsReader implements ImageReader {
+  readonly family = 'squashfs' as const;
   private readonly inodes: MetadataTable;
   private readonly directories: MetadataTable;
   private readonly lookups: MetadataTable;
   private ids: number[] = [];
   private fragmentCache?: { index: number; data: Buffer };
+  private xattrTable?: { kvStart: number; count: number; kv: MetadataTable };
+  /** Decoded xattr lists by id (mksquashfs shares one id among inodes with equal lists). */
+  private readonly xattrCache = new Map<number, ImageXattr[]>();
+  private compressorOptions: Record<string, number | string | boolean> = {};
+  /** End of the compressor options block (the superblock's end without one). */
+  private optionsEnd = SUPERBLOCK_SIZE;
 
   private constructor(
     readonly path: string,
@@ -118,6 +118,7 @@ export class SquashfsReader {
       const decompress = await blockDecompressor(compressor as DecompressorName);
       const reader = new SquashfsReader(path, fh, fileSize, sb, compressor, decompress);
       reader.ids = await reader.readIds();
+      if (sb.flags & Flag.COMPRESSOR_OPTIONS) await reader.readCompressorOptions();
       return reader;
     } catch (e) {
       await fh.close();
@@ -227,7 +228,14 @@ export class SquashfsReader {
     if (uid === undefined || gid === undefined) throw fail(`uid/gid index ${head.uidIndex}/${head.gidIndex} outside the id table's ${this.ids.length}`);
     const [bodyBytes, afterBody] = await this.inodes.read(afterHead, fixed);
     const body = decodeInodeBody(head.type, bodyBytes);
-    const base = { name: path.subarray(path.lastIndexOf(0x2f) + 1), path, mode: head.mode & 0o7777, uid, gid, mtime: head.mtime, inodeNumber: head.inodeNumber, inode: ref, typeId: head.type };
+    let xattrIndex = body.kind === 'symlink' ? NO_XATTR : body.xattr;
+    if (body.kind === 'symlink' && head.type === InodeType.extSymlink) {
+      if (body.targetLength > MAX_SYMLINK) throw fail(`symlink target of ${body.targetLength} bytes, more than ${MAX_SYMLINK}`);
+      const [, afterTarget] = await this.inodes.read(afterBody, body.targetLength);
+      xattrIndex = (await this.inodes.read(afterTarget, 4))[0].readUInt32LE(0);
+    }
+    const xattrs = xattrIndex === NO_XATTR ? [] : await this.xattrList(xattrIndex, at, path);
+    const base = { name: path.subarray(path.lastIndexOf(0x2f) + 1), path, mode: head.mode & 0o7777, uid, gid, mtime: head.mtime, mtimeNsec: 0, xattrs, inodeNumber: head.inodeNumber, inode: ref, typeId: head.type };
     switch (body.kind) {
       case 'dir': {
         if (body.fileSize < 3) throw fail(`directory size ${body.fileSize} is less than 3`);
@@ -293,6 +301,175 @@ export class SquashfsReader {
     return children;
   }
 
+  /** The extended attributes of xattr id `index`, sorted by full name. */
+  private async xattrList(index: number, inodeAt: number, path: Buffer): Promise<ImageXattr[]> {
+    const cached = this.xattrCache.get(index);
+    if (cached) return cached;
+    const sb = this.superblock;
+    if (sb.xattrIdTableStart === undefined) throw this.error('inode table block', inodeAt, `${show(path)}: xattr id ${index}, but the image has no xattr table`);
+    const table = await this.xattrs();
+    if (index >= table.count) throw this.error('inode table block', inodeAt, `${show(path)}: xattr id ${index} outside the xattr table's ${table.count}`);
+    const indexStart = sb.xattrIdTableStart + XATTR_ID_TABLE_HEADER_SIZE;
+    const id = decodeXattrIdEntry(await this.lookupEntries('xattr id table', indexStart, table.count, XATTR_ID_ENTRY_SIZE, index, 1));
+    let at = unpackRef(id.ref);
+    const list: ImageXattr[] = [];
+    const fail = (detail: string) => this.error('xattr table block', table.kv.absolute(at), `xattr id ${index}: ${detail}`);
+    for (let i = 0; i < id.count; i++) {
+      const [keyBytes, afterKey] = await table.kv.read(at, XATTR_KEY_SIZE);
+      const key = decodeXattrKey(keyBytes);
+      const prefix = XATTR_PREFIXES[key.prefix];
+      if (prefix === undefined || (key.type & ~0x1ff) !== 0) throw fail(`key ${i} has type 0x${key.type.toString(16)}, not user., trusted. or security.`);
+      const [name, afterName] = await table.kv.read(afterKey, key.nameLength);
+      const [sizeBytes, afterSize] = await table.kv.read(afterName, XATTR_VALUE_HEADER_SIZE);
+      const size = sizeBytes.readUInt32LE(0);
+      let value: Buffer;
+      [value, at] = await table.kv.read(afterSize, size);
+      if (key.outOfLine) {
+        if (size !== 8) throw fail(`key ${i}'s out-of-line value is ${size} bytes, not an 8-byte reference`);
+        const [realSize, afterRealSize] = await table.kv.read(unpackRef(value.readBigUInt64LE(0)), XATTR_VALUE_HEADER_SIZE);
+        [value] = await table.kv.read(afterRealSize, realSize.readUInt32LE(0));
+      }
+      list.push({ name: Buffer.concat([Buffer.from(prefix), name]), value });
+    }
+    list.sort((a, b) => Buffer.compare(a.name, b.name));
+    if (this.xattrCache.size >= CACHE_BLOCKS) this.xattrCache.clear();
+    this.xattrCache.set(index, list);
+    return list;
+  }
+
+  /** The xattr id table's header, read once. */
+  private async xattrs(): Promise<{ kvStart: number; count: number; kv: MetadataTable }> {
+    if (this.xattrTable) return this.xattrTable;
+    const start = this.superblock.xattrIdTableStart!;
+    const head = decodeXattrIdTableHeader(await this.readAt('xattr id table', start, XATTR_ID_TABLE_HEADER_SIZE));
+    if (head.kvStart < this.superblock.directoryTableStart || head.kvStart >= start)
+      throw this.error('xattr id table', start, `key/value start ${hex(head.kvStart)} is not between the directory table and this table`);
+    if (head.count < 1) throw this.error('xattr id table', start + 8, 'no xattr ids');
+    this.xattrTable = { kvStart: head.kvStart, count: head.count, kv: new MetadataTable(this, 'xattr table', head.kvStart, head.kvStart, start) };
+    return this.xattrTable;
+  }
+
+  /** The options block after the superblock (one metadata block, stored uncompressed). */
+  private async readCompressorOptions(): Promise<void> {
+    const at = SUPERBLOCK_SIZE;
+    const { length, compressed } = decodeMetadataHeader((await this.readAt('compressor options', at, 2)).readUInt16LE(0));
+    if (length === 0 || length > 64) throw this.error('compressor options', at, `header says ${length} bytes; the options of every compressor fit in 64`);
+    const raw = await this.readAt('compressor options', at + 2, length);
+    const b = compressed ? this.inflate('compressor options', at, raw, METADATA_SIZE) : raw;
+    const need = (n: number) => {
+      if (b.length < n) throw this.error('compressor options', at, `${this.compressor} options need ${n} bytes, the block holds ${b.length}`);
+    };
+    const o: Record<string, number | string | boolean> = {};
+    switch (this.compressor) {
+      case 'gzip':
+        need(8);
+        Object.assign(o, { level: b.readUInt32LE(0), windowBits: b.readUInt16LE(4), strategies: b.readUInt16LE(6) });
+        break;
+      case 'xz':
+        need(8);
+        Object.assign(o, { dictionarySize: b.readUInt32LE(0), executableFilters: b.readUInt32LE(4) });
+        break;
+      case 'lz4':
+        need(8);
+        Object.assign(o, { version: b.readUInt32LE(0), hc: (b.readUInt32LE(4) & 1) === 1 });
+        break;
+      case 'zstd':
+        need(4);
+        o.level = b.readUInt32LE(0);
+        break;
+    }
+    this.compressorOptions = o;
+    this.optionsEnd = at + 2 + length;
+  }
+
+  describe(): ImageDescription {
+    const sb = this.superblock;
+    const { rootInode, ...fields } = sb;
+    const superblock: Record<string, number | string | boolean> = { rootInode: `0x${rootInode.toString(16)}` };
+    for (const [k, v] of Object.entries(fields)) superblock[k] = v === undefined ? 'none' : (v as number);
+    return {
+      family: 'squashfs',
+      compressor: this.compressor,
+      compressorOptions: this.compressorOptions,
+      blockSize: sb.blockSize,
+      bytesUsed: sb.bytesUsed,
+      fileSize: this.fileSize,
+      inodeCount: sb.inodeCount,
+      time: sb.mkfsTime,
+      timeNsec: 0,
+      features: FLAG_NAMES.filter(([bit]) => sb.flags & bit).map(([, name]) => name),
+      kernelMin: { version: KERNEL_MIN[this.compressor]!, because: `squashfs 4.0 with ${this.compressor}` },
+      superblock,
+    };
+  }
+
+  async layout(): Promise<ImageRegion[]> {
+    const sb = this.superblock;
+    const regions: ImageRegion[] = [{ start: 0, end: SUPERBLOCK_SIZE, what: 'superblock' }];
+    if (this.optionsEnd > SUPERBLOCK_SIZE) regions.push({ start: SUPERBLOCK_SIZE, end: this.optionsEnd, what: 'compressor options' });
+    for await (const e of this.entries()) {
+      if (!e.file) continue;
+      const length = e.file.blockSizes.reduce((n, stored) => n + decodeStoredSize(stored).length, 0);
+      if (length) regions.push({ start: e.file.startBlock, end: e.file.startBlock + length, what: `data of /${e.path.toString('utf8')}` });
+    }
+    for (let i = 0; i < sb.fragmentCount; i++) {
+      const f = decodeFragmentEntry(await this.lookupEntries('fragment table', sb.fragmentTableStart, sb.fragmentCount, FRAGMENT_ENTRY_SIZE, i, 1), 0);
+      regions.push({ start: f.start, end: f.start + decodeStoredSize(f.size).length, what: `fragment block ${i}` });
+    }
+    const lookup = async (what: string, indexStart: number | undefined, count: number, entrySize: number, from?: number) => {
+      if (indexStart === undefined || count === 0) return;
+      const blocks = lookupTableBlocks(count, entrySize);
+      const index = await this.readAt(`${what} index`, indexStart, 8 * blocks);
+      let first = indexStart;
+      for (let i = 0; i < blocks; i++) first = Math.min(first, Number(index.readBigUInt64LE(8 * i)));
+      regions.push({ start: from ?? first, end: indexStart + 8 * blocks, what });
+    };
+    await lookup('fragment table', sb.fragmentTableStart, sb.fragmentCount, FRAGMENT_ENTRY_SIZE);
+    await lookup('export table', sb.exportTableStart, sb.inodeCount, 8);
+    await lookup('id table', sb.idTableStart, sb.idCount, ID_ENTRY_SIZE);
+    if (sb.xattrIdTableStart !== undefined) {
+      const x = await this.xattrs();
+      await lookup('xattr table', sb.xattrIdTableStart + XATTR_ID_TABLE_HEADER_SIZE, x.count, XATTR_ID_ENTRY_SIZE, x.kvStart);
+    }
+    const after = regions.filter((r) => r.start > sb.directoryTableStart && !r.what.startsWith('data of') && !r.what.startsWith('fragment block'));
+    regions.push({ start: sb.inodeTableStart, end: sb.directoryTableStart, what: 'inode table' });
+    regions.push({ start: sb.directoryTableStart, end: Math.min(sb.bytesUsed, ...after.map((r) => r.start)), what: 'directory table' });
+    if (this.fileSize > sb.bytesUsed) regions.push({ start: sb.bytesUsed, end: this.fileSize, what: 'padding' });
+    // Deduplicated files share their blocks with the first: only that one is named.
+    regions.sort((a, b) => a.start - b.start || b.end - a.end);
+    const out: ImageRegion[] = [];
+    for (const r of regions) if (!out.length || r.start >= out[out.length - 1]!.end) out.push(r);
+    return out;
+  }
+
+  async checkStructures(): Promise<void> {
+    const sb = this.superblock;
+    for (let i = 0; i < sb.fragmentCount; i++) await this.fragmentBlock(i);
+    // Every inode number from 1 to inode_count names one inode, found by walking the tree.
+    const numbers = new Set<number>();
+    for await (const e of this.entries()) numbers.add(e.inodeNumber);
+    if (numbers.size !== sb.inodeCount) throw this.error('superblock', 4, `inode_count says ${sb.inodeCount}, the directories reach ${numbers.size} inodes`);
+    if (sb.exportTableStart !== undefined) {
+      for (let n = 1; n <= sb.inodeCount; n++) {
+        const ref = unpackRef((await this.lookupEntries('export table', sb.exportTableStart, sb.inodeCount, 8, n - 1, 1)).readBigUInt64LE(0));
+        const [head] = await this.inodes.read(ref, INODE_HEADER_SIZE);
+        const number = decodeInodeHeader(head).inodeNumber;
+        if (number !== n) throw this.error('export table', sb.exportTableStart, `entry for inode ${n} points at inode ${number}`);
+      }
+    }
+    if (sb.xattrIdTableStart !== undefined) {
+      const x = await this.xattrs();
+      for (let i = 0; i < x.count; i++) await this.xattrList(i, sb.xattrIdTableStart, Buffer.from(`(xattr id ${i})`));
+    }
+    // What follows the filesystem is padding, zeros.
+    const chunk = 1 << 20;
+    for (let at = sb.bytesUsed; at < this.fileSize; at += chunk) {
+      const b = await this.readAt('padding', at, Math.min(chunk, this.fileSize - at), this.fileSize);
+      const nonZero = b.findIndex((x) => x !== 0);
+      if (nonZero >= 0) throw this.error('padding', at + nonZero, `byte ${b[nonZero]} after the filesystem's ${sb.bytesUsed} bytes, where only zero padding belongs`);
+    }
+  }
+
   private async readIds(): Promise<number[]> {
     const sb = this.superblock;
     const entries = await this.lookupEntries('id table', sb.idTableStart, sb.idCount, ID_ENTRY_SIZE, 0, sb.idCount);
@@ -334,6 +511,24 @@ export class SquashfsReader {
     return parts.length === 1 ? parts[0]! : Buffer.concat(parts);
   }
 }
+
+const FLAG_NAMES: readonly [number, string][] = [
+  [Flag.UNCOMPRESSED_INODES, 'UNCOMPRESSED_INODES'],
+  [Flag.UNCOMPRESSED_DATA, 'UNCOMPRESSED_DATA'],
+  [0x0004, 'CHECK'],
+  [Flag.UNCOMPRESSED_FRAGMENTS, 'UNCOMPRESSED_FRAGMENTS'],
+  [Flag.NO_FRAGMENTS, 'NO_FRAGMENTS'],
+  [Flag.ALWAYS_FRAGMENTS, 'ALWAYS_FRAGMENTS'],
+  [Flag.DUPLICATES, 'DUPLICATES'],
+  [Flag.EXPORTABLE, 'EXPORTABLE'],
+  [Flag.UNCOMPRESSED_XATTRS, 'UNCOMPRESSED_XATTRS'],
+  [Flag.NO_XATTRS, 'NO_XATTRS'],
+  [Flag.COMPRESSOR_OPTIONS, 'COMPRESSOR_OPTIONS'],
+  [Flag.UNCOMPRESSED_IDS, 'UNCOMPRESSED_IDS'],
+];
+
+/** The first mainline kernel whose squashfs decompresses each compressor. */
+const KERNEL_MIN: Readonly<Record<string, string>> = { gzip: '2.6.29', lzo: '2.6.36', xz: '2.6.38', lz4: '3.19', zstd: '4.14' };
 
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
