@@ -92,13 +92,13 @@ describe('codecs', () => {
 describe('compression pool', () => {
   const blocks = (n: number) => Array.from({ length: n }, (_, i) => (i % 3 ? text.subarray(0, 1000 + i * 997) : pseudoRandom(5000 + i, i + 1)));
 
-  it('gives the same bytes as the codec, in submission order, with 1 or 3 threads', async () => {
+  it('gives the same bytes as the codec, in submission order, on the main thread (0) or with 1 or 3 threads', async () => {
     const codec = await loadCodec({ name: 'gzip', blockSize: BLOCK });
     const expected = blocks(30).map((b) => {
       const c = Buffer.from(codec.compress(b));
       return c.length < b.length ? c.toString('hex') : `raw:${Buffer.from(b).toString('hex')}`;
     });
-    for (const threads of [1, 3]) {
+    for (const threads of [0, 1, 3]) {
       const pool = await CompressionPool.start({ name: 'gzip', blockSize: BLOCK }, threads);
       try {
         const got: string[] = [];
@@ -112,13 +112,14 @@ describe('compression pool', () => {
     }
   });
 
-  it('rejects pending blocks when closed, and later ones at once', async () => {
-    const pool = await CompressionPool.start({ name: 'xz', blockSize: BLOCK }, 1);
-    const pending = Array.from({ length: 6 }, () => pool.compress(Buffer.from(text)).then(() => 'done', (e: Error) => e.message));
-    await pool.close(new Error('stop'));
-    assert.ok((await Promise.all(pending)).includes('stop'));
-    await assert.rejects(pool.compress(Buffer.from(text)), /stop/);
-  });
+  for (const threads of [0, 1])
+    it(`rejects pending blocks when closed, and later ones at once (${threads} threads)`, async () => {
+      const pool = await CompressionPool.start({ name: 'xz', blockSize: BLOCK }, threads);
+      const pending = Array.from({ length: 6 }, () => pool.compress(Buffer.from(text)).then(() => 'done', (e: Error) => e.message));
+      await pool.close(new Error('stop'));
+      assert.ok((await Promise.all(pending)).includes('stop'));
+      await assert.rejects(pool.compress(Buffer.from(text)), /stop/);
+    });
 });
 
 describe('ordered queue', () => {

@@ -1,8 +1,10 @@
 /**
  * A pool of worker threads, one per core by default, each compressing whole blocks with the same
- * codec. `compress` returns a promise per block; callers that need the results in order feed the
- * promises to an `OrderedQueue`. Which thread compresses a block cannot change its bytes, so the
- * output does not depend on thread count or timing.
+ * job (block-job.ts: a block codec; or EROFS's cluster job). `compress` returns a promise per
+ * block; callers that need the results in order feed the promises to an `OrderedQueue`. Which
+ * thread compresses a block cannot change its bytes, so the output does not depend on thread
+ * count or timing. With 0 threads the job runs on the main thread, one block per turn of the
+ * event loop: for small images, where starting workers costs more than it saves.
  */
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
@@ -16,6 +18,17 @@ export interface BlockRequest {
 export type BlockResult = { readonly id: number; readonly data: Uint8Array; readonly compressed: boolean } | { readonly id: number; readonly error: string };
 
 export type WorkerReady = { readonly ready: true } | { readonly ready: false; readonly error: string };
+
+/** One block's work: the same function on a worker and on the main thread. */
+export type BlockJob = (data: Uint8Array) => { readonly data: Uint8Array; readonly compressed: boolean };
+
+/** What a job module (block-job.ts, EROFS's cluster-job.ts) exports. */
+export interface BlockJobModule {
+  createJob(spec: CodecSpec): Promise<BlockJob>;
+}
+
+/** Below this many bytes of file data, writers compress on the main thread (0 workers). */
+export const INLINE_BELOW_BYTES = 1 << 20;
 
 export interface CompressedBlock {
   /** The compressed bytes, or the input itself when compression did not make it smaller. */
@@ -49,17 +62,25 @@ export class CompressionPool {
   private constructor(
     private readonly slots: Slot[],
     readonly threads: number,
+    /** The job itself, when it runs on the main thread. */
+    private readonly inline?: BlockJob,
   ) {}
 
   /**
-   * Starts `threads` workers and waits until each has its codec ready. `workerUrl` replaces the
-   * block-codec worker with another speaking the same messages (EROFS's cluster packer).
+   * Starts `threads` workers (0: none, the job runs here) and waits until each has its job
+   * ready. `jobUrl` names the job module (default: the block codec).
    */
-  static async start(spec: CodecSpec, threads = availableParallelism(), workerUrl = new URL('./worker.js', import.meta.url)): Promise<CompressionPool> {
+  static async start(spec: CodecSpec, threads = availableParallelism(), jobUrl = new URL('./block-job.js', import.meta.url)): Promise<CompressionPool> {
+    if (threads === 0) {
+      const job = await ((await import(jobUrl.href)) as BlockJobModule).createJob(spec).catch((e: Error) => {
+        throw new Error(`cannot start the ${spec.name} compressor: ${e.message}`, { cause: e });
+      });
+      return new CompressionPool([], 0, job);
+    }
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(workerUrl, { workerData: { spec } });
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { spec, job: jobUrl.href } });
       slots.push({ worker, busy: new Map() });
       ready.push(
         new Promise<void>((resolve, reject) => {
@@ -85,6 +106,20 @@ export class CompressionPool {
    */
   compress(data: Uint8Array): Promise<CompressedBlock> {
     if (this.failure) return Promise.reject(this.failure);
+    const inline = this.inline;
+    if (inline)
+      // A turn of the event loop per block, so that signals and progress are seen between blocks.
+      return new Promise<CompressedBlock>((resolve, reject) =>
+        setImmediate(() => {
+          if (this.failure) return reject(this.failure);
+          try {
+            const out = inline(data);
+            resolve({ data: Buffer.from(out.data.buffer, out.data.byteOffset, out.data.byteLength), compressed: out.compressed });
+          } catch (e) {
+            reject(new Error(`compression failed: ${(e as Error).message}`));
+          }
+        }),
+      );
     return new Promise<CompressedBlock>((resolve, reject) => {
       this.waiting.push({ id: this.nextId++, data: transferable(data), resolve, reject });
       this.dispatch();

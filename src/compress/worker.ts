@@ -1,21 +1,21 @@
 /**
- * A compression worker: builds the codec once, then compresses one block per message and sends
- * the result back with its buffer transferred (no copy). A block that does not shrink comes back
- * as it was, flagged as stored uncompressed.
+ * A compression worker: builds its job once (the module named in workerData: block-job.ts, or
+ * EROFS's cluster job), then runs one request per message and sends the result back with its
+ * buffer transferred (no copy).
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadCodec, type CodecSpec } from './codec.js';
-import { transferable, type BlockRequest, type BlockResult, type WorkerReady } from './pool.js';
+import type { CodecSpec } from './codec.js';
+import { transferable, type BlockJobModule, type BlockRequest, type BlockResult, type WorkerReady } from './pool.js';
 
 const port = parentPort!;
 try {
-  const codec = await loadCodec((workerData as { spec: CodecSpec }).spec);
+  const { spec, job: jobUrl } = workerData as { spec: CodecSpec; job: string };
+  const job = await ((await import(jobUrl)) as BlockJobModule).createJob(spec);
   port.on('message', (req: BlockRequest) => {
     let result: BlockResult;
     try {
-      const out = codec.compress(req.data);
-      if (out.length < req.data.length) result = { id: req.id, data: transferable(out), compressed: true };
-      else result = { id: req.id, data: req.data, compressed: false };
+      const out = job(req.data);
+      result = { id: req.id, data: out.data === req.data ? req.data : transferable(out.data), compressed: out.compressed };
     } catch (e) {
       port.postMessage({ id: req.id, error: (e as Error).message ?? String(e) } satisfies BlockResult);
       return;
@@ -26,4 +26,3 @@ try {
 } catch (e) {
   port.postMessage({ ready: false, error: (e as Error).message ?? String(e) } satisfies WorkerReady);
 }
-

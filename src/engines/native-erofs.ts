@@ -2,8 +2,8 @@
  * The native engine's EROFS builds: a build request's filesystem value and `erofs_cluster_size`
  * turned into writer options, the line the build prints, and the summary shown with --verbose.
  */
-import { availableParallelism } from 'node:os';
 import type { BuildRequest } from './engine.js';
+import { threadsText } from './native.js';
 import { BuildError } from '../util/errors.js';
 import { EROFS_CLUSTER_SIZE } from '../formats/filesystems.js';
 import { erofsCompression, type ErofsCompression } from '../formats/erofs/compression.js';
@@ -36,7 +36,7 @@ export async function describeErofsBuild(req: BuildRequest): Promise<string> {
     });
     what = `zstd level ${compression.codec.level} (${zstd.description})`;
   }
-  return `native EROFS writer, ${what}, ${compression.clusterSize / 1024} KiB clusters, ${availableParallelism()} threads; mounts on Linux ≥ ${compression.kernelMin}`;
+  return `native EROFS writer, ${what}, ${compression.clusterSize / 1024} KiB clusters, ${threadsText(req)}; mounts on Linux ≥ ${compression.kernelMin}`;
 }
 
 export async function buildErofs(req: BuildRequest): Promise<void> {

@@ -4,6 +4,7 @@
  */
 import { availableParallelism } from 'node:os';
 import type { CodecName } from '../compress/codec.js';
+import { INLINE_BELOW_BYTES } from '../compress/pool.js';
 import type { Compressor } from '../formats/filesystems.js';
 import { writeSquashfs } from '../formats/squashfs/writer.js';
 import { BuildError } from '../util/errors.js';
@@ -22,7 +23,7 @@ export class NativeEngine implements Engine {
     const loaded = await loadCodec({ name: codec, blockSize: 131072 }).catch((e: Error) => {
       throw new BuildError(`cannot load the ${codec} compressor: ${e.message}`, 'reinstall avocado (npm install) so that its compression libraries are present');
     });
-    return `native squashfs writer, ${codec} (${loaded.description}), ${availableParallelism()} threads`;
+    return `native squashfs writer, ${codec} (${loaded.description}), ${threadsText(req)}`;
   }
 
   async build(req: BuildRequest): Promise<void> {
@@ -37,6 +38,11 @@ export class NativeEngine implements Engine {
       `squashfs: ${summary.inodes} inodes, ${summary.fragments} fragment blocks, ${summary.duplicates} duplicate files, ${summary.sparseBlocks} sparse blocks, ${summary.size} bytes`,
     );
   }
+}
+
+/** How the writers will compress this tree: on the main thread when it is small (pool.ts). */
+export function threadsText(req: BuildRequest): string {
+  return req.tree.stats.fileBytes < INLINE_BELOW_BYTES ? 'on the main thread (a small tree)' : `${availableParallelism()} threads`;
 }
 
 function squashfsCodec(c: Compressor): CodecName {

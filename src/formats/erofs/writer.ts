@@ -18,7 +18,7 @@
  */
 import { truncateSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { CompressionPool } from '../../compress/pool.js';
+import { CompressionPool, INLINE_BELOW_BYTES } from '../../compress/pool.js';
 import { preOrder, type DirectoryEntry, type Entry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
 import { BuildError } from '../../util/errors.js';
 import { ImageSink } from '../sink.js';
@@ -36,7 +36,7 @@ export interface ErofsOptions {
   readonly compression?: ErofsCompression;
   /** Every inode's time and the superblock's build time. */
   readonly time: number;
-  /** Compression worker threads; default one per core. */
+  /** Compression worker threads (0: the main thread); default one per core, none for a tree under INLINE_BELOW_BYTES. */
   readonly threads?: number;
   readonly signal?: AbortSignal;
   /** File bytes read so far, of `total`. */
@@ -83,14 +83,15 @@ export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsO
   const plan = planInodes(tree.root);
   checkEntries(plan);
   const compression = opts.compression;
-  const threads = opts.threads ?? availableParallelism();
+  // A small tree is compressed on the main thread: workers would take longer to start than to help.
+  const threads = opts.threads ?? (tree.stats.fileBytes < INLINE_BELOW_BYTES ? 0 : availableParallelism());
   const sink = new ImageSink(output, BLOCK_SIZE);
   let pool: CompressionPool | undefined;
   const onAbort = () => void pool?.close(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted'));
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     opts.signal?.throwIfAborted();
-    if (compression) pool = await CompressionPool.start(compression.codec, threads, new URL('./worker.js', import.meta.url));
+    if (compression) pool = await CompressionPool.start(compression.codec, threads, new URL('./cluster-job.js', import.meta.url));
     opts.signal?.throwIfAborted();
 
     // 2. Data.
@@ -99,7 +100,7 @@ export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsO
       sink,
       compression,
       pool,
-      inFlight: threads * 16,
+      inFlight: Math.max(1, threads) * 16,
       signal: opts.signal,
       progress: opts.progress && ((done) => opts.progress!(done, total)),
     });

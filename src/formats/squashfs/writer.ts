@@ -15,7 +15,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { loadCodec, type CodecSpec } from '../../compress/codec.js';
-import { CompressionPool } from '../../compress/pool.js';
+import { CompressionPool, INLINE_BELOW_BYTES } from '../../compress/pool.js';
 import { preOrder, type DirectoryEntry, type Entry, type FileEntry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
 import { BuildError } from '../../util/errors.js';
 import { squashfsCompression } from './compressor.js';
@@ -44,7 +44,7 @@ export interface SquashfsOptions {
   readonly level?: number;
   /** Every inode's mtime and the superblock's mkfs_time. */
   readonly time: number;
-  /** Worker threads; default one per core. */
+  /** Compression worker threads (0: the main thread); default one per core, none for a tree under INLINE_BELOW_BYTES. */
   readonly threads?: number;
   readonly signal?: AbortSignal;
   /** File bytes read so far, of `total`. */
@@ -74,7 +74,8 @@ export async function writeSquashfs(tree: SysrootTree, output: string, opts: Squ
   const codec = await loadCodec(spec);
   const compressMetadata: BlockCompressor = (b) => codec.compress(b);
   const compression = squashfsCompression(spec);
-  const threads = opts.threads ?? availableParallelism();
+  // A small tree is compressed on the main thread: workers would take longer to start than to help.
+  const threads = opts.threads ?? (tree.stats.fileBytes < INLINE_BELOW_BYTES ? 0 : availableParallelism());
 
   const sink = new ImageSink(output, SUPERBLOCK_SIZE);
   const pool = await CompressionPool.start(spec, threads);
@@ -93,7 +94,7 @@ export async function writeSquashfs(tree: SysrootTree, output: string, opts: Squ
       sink,
       pool,
       blockSize: BLOCK_SIZE,
-      inFlight: threads * 4,
+      inFlight: Math.max(1, threads) * 4,
       signal: opts.signal,
       progress: opts.progress && ((done) => opts.progress!(done, total)),
     });
