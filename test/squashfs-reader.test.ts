@@ -2,8 +2,11 @@
  * The squashfs reader (src/formats/squashfs/reader.ts) against the source trees and the kernel:
  * the corner-case tree and a random tree, written by our writer and by mksquashfs with every
  * compressor we write, read back and compared entry by entry (type, mode, owner, size, content
- * sha256, link target, device number, hard-link groups, link counts, mtime); what it cannot decode
- * and hostile images (a seeded fuzz of real images) give ImageFormatError, never anything else.
+ * sha256, link target, device number, hard-link groups, link counts, mtime); xattrs of every
+ * prefix and file type from mksquashfs, against the source tree and the kernel; describe() field
+ * by field, layout() against an independent reading of the superblock and tables, and
+ * checkStructures() on good images and on images patched where only it looks; what it cannot
+ * decode and hostile images (a seeded fuzz of real images) give ImageFormatError, never anything else.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -40,7 +43,7 @@ import { ALWAYS_EXCLUDED, Exclusions } from '../src/sysroot/exclude.js';
 import { walkSysroot } from '../src/sysroot/walk.js';
 import { makeCornerTree } from './helpers/corner-tree.js';
 import { withMountedImage } from './helpers/mount.js';
-import { makeRandomTree, rng, snapshotImage } from './helpers/squashfs.js';
+import { makeRandomTree, readImage, rng, snapshotImage } from './helpers/squashfs.js';
 import { cannotMount, isRoot, missingTools } from './helpers/system.js';
 import { compareTrees, snapshotTree } from './helpers/tree.js';
 
@@ -195,7 +198,7 @@ describe('squashfs reader: mksquashfs images', { skip: missingTools('mksquashfs'
     }
   });
 
-  it('reads an image holding xattrs (which it does not decode yet) as the tree it was made of', async (t) => {
+  it('reads an image holding user xattrs (no root needed) as the tree it was made of, xattrs included', async (t) => {
     const src = join(dir, 'xattr-src');
     mkdirSync(join(src, 'd'), { recursive: true });
     writeFileSync(join(src, 'f'), 'hi\n');
@@ -204,6 +207,9 @@ describe('squashfs reader: mksquashfs images', { skip: missingTools('mksquashfs'
     const image = join(dir, 'xattr.sqfs');
     execFileSync('mksquashfs', [src, image, '-noappend', '-all-root', '-xattrs', '-all-time', String(T), '-quiet', '-no-progress']);
     assert.deepEqual(compareTrees(await snapshotImage(image), snapshotTree(src), { mtime: T }), []);
+    const read = await xattrsRead(image);
+    assert.deepEqual(read, xattrsOnDisk(src));
+    assert.equal(read.get('f'), `user.k=${Buffer.from('v').toString('hex')}`);
   });
 
   it('names lzo as a compressor it cannot read', async () => {
@@ -237,7 +243,8 @@ describe('squashfs reader against the kernel', { skip: cannotMount('squashfs') }
  * Several attributes per file, of all three prefixes; a value of 5000 bytes and one of 20000
  * (past a metadata block), values of 150 bytes on a file with 40 of them (out of line), one value
  * on six inodes and one set on two files (shared), an empty value, a name that is not UTF-8, a
- * hard link, a symlink, devices, a fifo, a socket and an indexed directory with attributes.
+ * hard link, a symlink, devices, a fifo, a socket, and a directory with attributes whose listing
+ * (600 files, a set each) needs an index.
  */
 const XATTR_TREE_PY = String.raw`
 import os, socket, sys
@@ -265,8 +272,9 @@ os.mkfifo('fifo')
 s = socket.socket(socket.AF_UNIX)
 s.bind('sock')
 s.close()
-for i in range(300):
-    write('bigdir/f%03d' % i, b'')
+for i in range(600):
+    write('bigdir/a-name-long-enough-for-an-index-%03d' % i, b'')
+    put('bigdir/a-name-long-enough-for-an-index-%03d' % i, 'user.i', b'%d' % i)
 put('a', 'user.x', b'y')
 put('a', 'user.a2', b'two')
 put('a', 'user.long', bytes((i * 31 + 7) & 255 for i in range(5000)))
@@ -293,8 +301,11 @@ for p in ('chr', 'blk', 'fifo', 'sock'):
     put(p, 'security.' + p, b'S')
 `;
 
-/** Distinct attribute sets in the tree above: 14 inodes have attributes (t and d/hard are one), b and c share one set. */
-const XATTR_SETS = 13;
+/**
+ * Distinct attribute sets in the tree above: 614 inodes have attributes (t and d/hard are one), b
+ * and c share one set; more than the 512 ids of one metadata block.
+ */
+const XATTR_SETS = 613;
 
 /** Path → "name=hexvalue …", names sorted by bytes, for every entry under `root` as Linux lists them. */
 function xattrsOnDisk(root: string): Map<string, string> {
@@ -342,14 +353,14 @@ let xattrTreeProblem: string | undefined;
 const xattrImages = new Map<string, string>();
 
 /** The xattr tree, on its tmpfs (made on first use, unmounted before the temporary directory goes). */
-function xattrTree(): string {
-  if (xattrSrc || xattrTreeProblem) return xattrSrc!;
+function xattrTree(): string | undefined {
+  if (xattrSrc || xattrTreeProblem) return xattrSrc;
   const at = join(dir, 'xattr-tmpfs');
   mkdirSync(at);
   const mounted = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=64m,mode=755', 'tmpfs', at], { encoding: 'utf8' });
   if (mounted.status !== 0) {
     xattrTreeProblem = `cannot mount a tmpfs: ${mounted.stderr.trim()}`;
-    return xattrSrc!;
+    return undefined;
   }
   xattrSrc = at;
   execFileSync('python3', ['-c', XATTR_TREE_PY, at]);
@@ -362,7 +373,7 @@ function xattrImage(compressor: string, extra: string[] = []): string {
   let image = xattrImages.get(key);
   if (!image) {
     image = join(dir, `xattrs-${xattrImages.size}-${compressor}.sqfs`);
-    execFileSync('mksquashfs', [xattrTree(), image, '-noappend', '-xattrs', '-comp', compressor, '-mkfs-time', String(T), '-quiet', '-no-progress', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync('mksquashfs', [xattrTree()!, image, '-noappend', '-xattrs', '-comp', compressor, '-mkfs-time', String(T), '-quiet', '-no-progress', ...extra], { stdio: ['ignore', 'ignore', 'pipe'] });
     xattrImages.set(key, image);
   }
   return image;
@@ -376,11 +387,12 @@ const XATTR_VARIANTS: [string, string[]][] = [
 
 describe('squashfs reader: xattrs from mksquashfs', { skip: xattrSkip }, () => {
   for (const [compressor, extra] of XATTR_VARIANTS) {
-    it(`decodes every attribute as the source tree has it (${compressor} ${extra.join(' ')})`, async (t) => {
-      if (!xattrTree()) return t.skip(xattrTreeProblem);
+    it(`decodes every attribute as the source tree has it (${[compressor, ...extra].join(' ')})`, async (t) => {
+      const src = xattrTree();
+      if (!src) return t.skip(xattrTreeProblem);
       const image = xattrImage(compressor, extra);
       const read = await xattrsRead(image);
-      assert.deepEqual(read, xattrsOnDisk(xattrTree()));
+      assert.deepEqual(read, xattrsOnDisk(src));
       // The tree holds what the comparison is meant to cover.
       const names = (p: string) => read.get(p)!.split(' ').filter(Boolean).map((x) => x.split('=')[0]);
       assert.deepEqual(names('a'), ['security.s', 'trusted.t', 'user.a2', 'user.long', 'user.shared', 'user.x']);
@@ -392,9 +404,9 @@ describe('squashfs reader: xattrs from mksquashfs', { skip: xattrSkip }, () => {
       assert.equal(read.get('plain'), '');
       assert.equal(read.get('plain-sl'), '');
       assert.equal(read.get(''), '');
-      assert.equal(read.get('big')!.length > 40000, true, 'the 20000-byte value');
+      assert.deepEqual(names('big'), ['user.huge', 'user.shared']);
       // Everything else about the entries too, hard links and devices included.
-      assert.deepEqual(compareTrees(await snapshotImage(image), snapshotTree(xattrTree())), []);
+      assert.deepEqual(compareTrees(await snapshotImage(image), snapshotTree(src)), []);
     });
   }
 
@@ -407,8 +419,13 @@ describe('squashfs reader: xattrs from mksquashfs', { skip: xattrSkip }, () => {
     }
   });
 
-  it('the image holds what the tree is meant to exercise: shared ids, out-of-line values, all three prefixes', (t) => {
+  it('the image holds what the tree is meant to exercise: extended inodes of every type, an indexed directory, shared ids, out-of-line values, all three prefixes', (t) => {
     if (!xattrTree()) return t.skip(xattrTreeProblem);
+    // The test helper's own decoding (gzip only).
+    const decoded = readImage(xattrImage('gzip')).entries;
+    const types = Object.fromEntries(['a', 'd', 'sl', 'blk', 'chr', 'fifo', 'sock', 'plain', 'plain-sl', 'bigdir'].map((p) => [p, decoded.get(p)!.inode.type]));
+    assert.deepEqual(types, { a: 9, d: 8, sl: 10, blk: 11, chr: 12, fifo: 13, sock: 14, plain: 2, 'plain-sl': 3, bigdir: 8 });
+    assert.ok(decoded.get('bigdir')!.inode.index!.length > 0, 'bigdir has a directory index');
     // Walked by hand in the -noX image, whose key/value and id metadata blocks are stored as is.
     const b = readFileSync(xattrImage('zstd', ['-noX']));
     const tableStart = Number(b.readBigUInt64LE(56));
@@ -433,8 +450,8 @@ describe('squashfs reader: xattrs from mksquashfs', { skip: xattrSkip }, () => {
     }
     assert.deepEqual([...seen.prefixes].sort(), [0, 1, 2]);
     assert.ok(seen.outOfLine >= 40, `${seen.outOfLine} out-of-line values`);
-    // a 6, big 2, b and c 2, many 41, d 3, d/e 1, bigdir 1, t 3, sl 2, the devices, fifo and socket 2 each.
-    assert.equal(seen.keys, 69, 'keys over all sets');
+    // a 6, big 2, b and c 2, many 41, d 3, d/e 1, bigdir 1, t 3, sl 2, the devices, fifo and socket 2 each, bigdir's files 1 each.
+    assert.equal(seen.keys, 69 + 600, 'keys over all sets');
   });
 });
 
@@ -640,6 +657,19 @@ describe('squashfs reader: describe(), layout() and checkStructures() of good im
     });
   }
 
+  it('mksquashfs: fragment and export tables over several metadata blocks', { skip: missingTools('mksquashfs') }, async () => {
+    // 4 KiB blocks; 600 files of 3000 random bytes, a fragment block each; 500 empty files more.
+    const src = join(dir, 'many-fragments');
+    mkdirSync(src);
+    const r = rng(5);
+    for (let i = 0; i < 600; i++) writeFileSync(join(src, `f${i}`), Buffer.from(Array.from({ length: 3000 }, () => Math.floor(r() * 256))));
+    for (let i = 0; i < 500; i++) writeFileSync(join(src, `e${i}`), '');
+    const image = theirs(src, 'gzip', 'many-fragments', ['-b', '4096']);
+    await checkLayout(image);
+    const b = readFileSync(image);
+    assert.ok(b.readUInt32LE(16) > 512 && b.readUInt32LE(4) > 1024, `${b.readUInt32LE(16)} fragments, ${b.readUInt32LE(4)} inodes`);
+  });
+
   it('mksquashfs -comp lzo: open names lzo as unsupported, options block or not', { skip: missingTools('mksquashfs') }, async () => {
     for (const options of [[], ['-Xalgorithm', 'lzo1x_999', '-Xcompression-level', '7']] as string[][]) {
       const image = theirs(small, 'lzo', `describe${options.join('')}`, options);
@@ -723,11 +753,10 @@ describe('squashfs reader: hostile images', () => {
     await assert.rejects(readAll(bad), (e: Error) => e instanceof ImageFormatError && /directory table block at 0x[0-9a-f]+: "\/a": directory inode \d+ reached twice \(a directory loop\)$/.test(e.message));
   });
 
-  it('checkStructures() names the structure and offset of a bad export entry, fragment entry, padding, xattr key, inode count', { skip: missingTools('mksquashfs', 'python3') }, async (t) => {
-    const image = structuresImage();
-    if (!image) return t.skip('no user xattrs on this filesystem');
+  /** The image of structuresImage() and where its fields are; every block it patches is stored uncompressed. */
+  async function structures() {
+    const image = structuresImage()!;
     const good = readFileSync(image);
-    await checkStructures(image);
     const sb = { inodes: Number(good.readBigUInt64LE(64)), fragments: Number(good.readBigUInt64LE(80)), exports: Number(good.readBigUInt64LE(88)), xattrs: Number(good.readBigUInt64LE(56)), bytesUsed: Number(good.readBigUInt64LE(40)) };
     /** An uncompressed metadata block's payload position, from a lookup table's index entry. */
     const storedBlock = (b: Buffer, indexAt: number) => {
@@ -740,14 +769,47 @@ describe('squashfs reader: hostile images', () => {
       patch(b);
       return writeImage('structures-patched.sqfs', b);
     };
-    const rejects = async (path: string, re: RegExp, onlyThere = true) => {
-      // entries() and content() find nothing: the fault is only where checkStructures() looks.
-      if (onlyThere) await readAll(path);
-      await assert.rejects(checkStructures(path), (e: Error) => e instanceof ImageFormatError && re.test(e.message) && !/\n/.test(e.message));
+    const reader = await SquashfsReader.open(image);
+    const entries = new Map<string, SquashfsEntry>();
+    for await (const e of reader.entries()) entries.set(e.path.toString(), e);
+    await reader.close();
+    /** Position of an inode of `type`. */
+    const inodeAt = (path: string, type: number) => {
+      const ref = entries.get(path)!.inode;
+      assert.ok(good.readUInt16LE(sb.inodes + ref.block) & 0x8000, 'inodes stored uncompressed');
+      const at = sb.inodes + ref.block + 2 + ref.offset;
+      assert.equal(good.readUInt16LE(at), type, `${path} has an inode of type ${type}`);
+      return at;
+    };
+    /** Position of a file's xattr index (an extended file inode: 16-byte header, the xattr index at 36). */
+    const xattrField = (path: string) => inodeAt(path, 9) + 16 + 36;
+    const kvStart = Number(good.readBigUInt64LE(sb.xattrs));
+    /** Position of xattr id `id`'s entry, and of its first key. */
+    const xattrId = (id: number) => {
+      const entry = storedBlock(good, sb.xattrs + 16) + 16 * id;
+      const key = unpackRef(good.readBigUInt64LE(entry));
+      assert.ok(good.readUInt16LE(kvStart + key.block) & 0x8000, 'xattrs stored uncompressed');
+      return { entry, block: kvStart + key.block, key: kvStart + key.block + 2 + key.offset };
+    };
+    const ids = { a: good.readUInt32LE(xattrField('a')), b: good.readUInt32LE(xattrField('b')) };
+    assert.notEqual(ids.a, ids.b);
+    return { image, good, sb, storedBlock, patched, inodeAt, xattrField, xattrId, ids };
+  }
+  const rejects = async (path: string, read: (path: string) => Promise<void>, re: RegExp) =>
+    assert.rejects(read(path), (e: Error) => e instanceof ImageFormatError && re.test(e.message) && !/\n/.test(e.message));
+
+  it('checkStructures() names the structure and offset of a bad export entry, fragment entry, padding, xattr key, inode count, overlap', { skip: missingTools('mksquashfs', 'python3') }, async (t) => {
+    if (!structuresImage()) return t.skip('no user xattrs on this filesystem');
+    const { image, good, sb, storedBlock, patched, inodeAt, xattrField, xattrId, ids } = await structures();
+    await checkStructures(image);
+    /** entries() and content() find nothing: the fault is only where checkStructures() looks. */
+    const onlyThere = async (path: string, re: RegExp) => {
+      await readAll(path);
+      await rejects(path, checkStructures, re);
     };
 
     // (a) The export table's first two references swapped.
-    await rejects(
+    await onlyThere(
       patched((b) => {
         const refs = storedBlock(b, sb.exports);
         const first = b.readBigUInt64LE(refs);
@@ -760,47 +822,79 @@ describe('squashfs reader: hostile images', () => {
     const fragmentStart = Number(good.readBigUInt64LE(storedBlock(good, sb.fragments)));
     await rejects(
       patched((b) => b.writeUInt32LE(131073 | (1 << 24), storedBlock(b, sb.fragments) + 8)),
+      checkStructures,
       new RegExp(`: fragment block 0 at 0x${fragmentStart.toString(16)}: stored size 131073 is not within 1\\.\\.131072$`),
-      false,
     );
     // (c) A byte of the padding after bytes_used.
     assert.ok(good.length > sb.bytesUsed + 1, 'the image is padded');
-    await rejects(
+    await onlyThere(
       patched((b) => (b[b.length - 2] = 7)),
       new RegExp(`: padding at 0x${(good.length - 2).toString(16)}: byte 7 after the filesystem's ${sb.bytesUsed} bytes, where only zero padding belongs$`),
     );
     // (d) An xattr id that no inode uses any more (b's inode is pointed at a's id), its first
     // key's prefix type made 3.
-    const reader = await SquashfsReader.open(image);
-    const files = new Map<string, SquashfsEntry>();
-    for await (const e of reader.entries()) files.set(e.path.toString(), e);
-    await reader.close();
-    /** Position of an inode's xattr index (extended file inodes: 16-byte header, xattr at 36). */
-    const xattrField = (b: Buffer, path: string) => {
-      const ref = files.get(path)!.inode;
-      const at = sb.inodes + ref.block + 2 + ref.offset;
-      assert.ok(b.readUInt16LE(sb.inodes + ref.block) & 0x8000, 'inodes stored uncompressed');
-      assert.equal(b.readUInt16LE(at), 9, `${path} has an extended file inode`);
-      return at + 16 + 36;
-    };
-    const aId = good.readUInt32LE(xattrField(good, 'a'));
-    const bId = good.readUInt32LE(xattrField(good, 'b'));
-    assert.notEqual(aId, bId);
-    const kvStart = Number(good.readBigUInt64LE(sb.xattrs));
-    const bKey = unpackRef(good.readBigUInt64LE(storedBlock(good, sb.xattrs + 16) + 16 * bId));
-    await rejects(
+    const bId = xattrId(ids.b);
+    await onlyThere(
       patched((b) => {
-        b.writeUInt32LE(aId, xattrField(b, 'b'));
-        assert.ok(b.readUInt16LE(kvStart + bKey.block) & 0x8000, 'xattrs stored uncompressed');
-        assert.equal(b.readUInt16LE(kvStart + bKey.block + 2 + bKey.offset), 0, 'a user. key');
-        b.writeUInt16LE(3, kvStart + bKey.block + 2 + bKey.offset);
+        b.writeUInt32LE(ids.a, xattrField('b'));
+        assert.equal(b.readUInt16LE(bId.key), 0, 'a user. key');
+        b.writeUInt16LE(3, bId.key);
       }),
-      new RegExp(`: xattr table block at 0x${(kvStart + bKey.block).toString(16)}: xattr id ${bId}: key 0 has type 0x3, not user\\., trusted\\. or security\\.$`),
+      new RegExp(`: xattr table block at 0x${bId.block.toString(16)}: xattr id ${ids.b}: key 0 has type 0x3, not user\\., trusted\\. or security\\.$`),
     );
-    // And inode_count one more than the directories reach.
-    await rejects(
+    // (e) inode_count one more than the directories reach.
+    await onlyThere(
       patched((b) => b.writeUInt32LE(b.readUInt32LE(4) + 1, 4)),
       /: superblock at 0x4: inode_count says \d+, the directories reach \d+ inodes$/,
+    );
+    // (f) c's blocks (a basic file inode, start_block at 16) moved over the superblock, and past
+    // the image's end: layout() refuses the second too.
+    const layoutOf = async (path: string) => {
+      const reader = await SquashfsReader.open(path);
+      try {
+        await reader.layout();
+      } finally {
+        await reader.close();
+      }
+    };
+    await rejects(patched((b) => b.writeUInt32LE(0, inodeAt('c', 2) + 16)), checkStructures, /: superblock at 0x0: overlaps data of \/c \(0x0\.\.0x[0-9a-f]+\)$/);
+    const past = patched((b) => b.writeUInt32LE(sb.bytesUsed - 8, inodeAt('c', 2) + 16));
+    for (const read of [layoutOf, checkStructures]) await rejects(past, read, new RegExp(`: data of /c at 0x${(sb.bytesUsed - 8).toString(16)}: ends at 0x[0-9a-f]+, past the filesystem's ${sb.bytesUsed} bytes \\(bytes_used\\)$`));
+  });
+
+  it('refuses xattr counts, names and values that Linux could not hold, before reading them', { skip: missingTools('mksquashfs', 'python3') }, async (t) => {
+    if (!structuresImage()) return t.skip('no user xattrs on this filesystem');
+    const { sb, patched, xattrId, ids } = await structures();
+    const a = xattrId(ids.a);
+    const b = xattrId(ids.b);
+    // a's keys, sorted: user.a = "1" inline, then user.k, 300 bytes, out of line.
+    const aSecondKey = a.key + 4 + 1 + 4 + 1;
+    const outOfLine = (image: Buffer) => {
+      assert.equal(image.readUInt16LE(aSecondKey), 0x100, 'user.k out of line');
+      const ref = unpackRef(image.readBigUInt64LE(aSecondKey + 4 + 1 + 4));
+      const at = Number(image.readBigUInt64LE(sb.xattrs)) + ref.block + 2 + ref.offset;
+      assert.equal(image.readUInt32LE(at), 300);
+      return at;
+    };
+    await rejects(
+      patched((image) => image.writeUInt32LE(10000, a.entry + 8)),
+      readAll,
+      new RegExp(`: xattr table block at 0x${a.block.toString(16)}: xattr id ${ids.a}: 10000 attributes, more than the 9362 whose names Linux lists \\(65536 bytes, XATTR_LIST_MAX\\)$`),
+    );
+    await rejects(
+      patched((image) => image.writeUInt16LE(65535, b.key + 2)),
+      readAll,
+      new RegExp(`: xattr table block at 0x${b.block.toString(16)}: xattr id ${ids.b}: key 0: the names come to more than the 65536 bytes Linux lists \\(XATTR_LIST_MAX\\)$`),
+    );
+    await rejects(
+      patched((image) => image.writeUInt32LE(70000, b.key + 4 + 1)),
+      readAll,
+      new RegExp(`: xattr id ${ids.b}: key 0's value is 70000 bytes, more than Linux's 65536 \\(XATTR_SIZE_MAX\\)$`),
+    );
+    await rejects(
+      patched((image) => image.writeUInt32LE(65537, outOfLine(image))),
+      readAll,
+      new RegExp(`: xattr id ${ids.a}: key 1's out-of-line value is 65537 bytes, more than Linux's 65536 \\(XATTR_SIZE_MAX\\)$`),
     );
   });
 
@@ -896,13 +990,18 @@ async function checkStructures(image: string): Promise<void> {
   }
 }
 
-/** Everything the reader offers: describe(), every entry and file, layout(), checkStructures(). */
+/**
+ * Everything the reader offers: describe(), layout() (before content() has looked at any block,
+ * and sorted, not overlapping, inside the file), every entry and file, checkStructures().
+ */
 async function readEverything(image: string): Promise<void> {
   const reader = await SquashfsReader.open(image);
   try {
     reader.describe();
+    const layout = await reader.layout();
+    for (const [i, r] of layout.entries())
+      if (!(r.start < r.end && r.end <= reader.fileSize) || (i > 0 && layout[i - 1]!.end > r.start)) throw new Error(`layout of ${reader.fileSize} bytes: ${JSON.stringify(layout[i - 1])} then ${JSON.stringify(r)}`);
     for await (const e of reader.entries()) if (e.type === 'file') for await (const _ of reader.content(e));
-    await reader.layout();
     await reader.checkStructures();
   } finally {
     await reader.close();
