@@ -22,11 +22,14 @@ import {
   decodeXattrIdEntry,
   decodeXattrIdTableHeader,
   decodeXattrKey,
+  XATTR_COUNT_MAX,
   XATTR_ID_ENTRY_SIZE,
   XATTR_ID_TABLE_HEADER_SIZE,
   XATTR_KEY_SIZE,
+  XATTR_NAMES_MAX,
   XATTR_PREFIXES,
   XATTR_VALUE_HEADER_SIZE,
+  XATTR_VALUE_MAX,
 } from './xattrs.js';
 
 export type SquashfsSuperblock = ReturnType<typeof decodeSuperblock>;
@@ -314,20 +317,29 @@ export class SquashfsReader implements ImageReader {
     let at = unpackRef(id.ref);
     const list: ImageXattr[] = [];
     const fail = (detail: string) => this.error('xattr table block', table.kv.absolute(at), `xattr id ${index}: ${detail}`);
+    // What Linux cannot list or hold is refused before it is read: a few bytes of compressed
+    // stream must not become millions of attributes.
+    if (id.count > XATTR_COUNT_MAX) throw fail(`${id.count} attributes, more than the ${XATTR_COUNT_MAX} whose names Linux lists (${XATTR_NAMES_MAX} bytes, XATTR_LIST_MAX)`);
+    let namesLength = 0;
     for (let i = 0; i < id.count; i++) {
       const [keyBytes, afterKey] = await table.kv.read(at, XATTR_KEY_SIZE);
       const key = decodeXattrKey(keyBytes);
       const prefix = XATTR_PREFIXES[key.prefix];
       if (prefix === undefined || (key.type & ~0x1ff) !== 0) throw fail(`key ${i} has type 0x${key.type.toString(16)}, not user., trusted. or security.`);
+      namesLength += prefix.length + key.nameLength + 1;
+      if (namesLength > XATTR_NAMES_MAX) throw fail(`key ${i}: the names come to more than the ${XATTR_NAMES_MAX} bytes Linux lists (XATTR_LIST_MAX)`);
       const [name, afterName] = await table.kv.read(afterKey, key.nameLength);
       const [sizeBytes, afterSize] = await table.kv.read(afterName, XATTR_VALUE_HEADER_SIZE);
       const size = sizeBytes.readUInt32LE(0);
+      if (size > XATTR_VALUE_MAX) throw fail(`key ${i}'s value is ${size} bytes, more than Linux's ${XATTR_VALUE_MAX} (XATTR_SIZE_MAX)`);
       let value: Buffer;
       [value, at] = await table.kv.read(afterSize, size);
       if (key.outOfLine) {
         if (size !== 8) throw fail(`key ${i}'s out-of-line value is ${size} bytes, not an 8-byte reference`);
         const [realSize, afterRealSize] = await table.kv.read(unpackRef(value.readBigUInt64LE(0)), XATTR_VALUE_HEADER_SIZE);
-        [value] = await table.kv.read(afterRealSize, realSize.readUInt32LE(0));
+        const length = realSize.readUInt32LE(0);
+        if (length > XATTR_VALUE_MAX) throw fail(`key ${i}'s out-of-line value is ${length} bytes, more than Linux's ${XATTR_VALUE_MAX} (XATTR_SIZE_MAX)`);
+        [value] = await table.kv.read(afterRealSize, length);
       }
       list.push({ name: Buffer.concat([Buffer.from(prefix), name]), value });
     }
@@ -404,17 +416,30 @@ export class SquashfsReader implements ImageReader {
   }
 
   async layout(): Promise<ImageRegion[]> {
+    const regions = await this.regions();
+    // Deduplicated files share their blocks with the first: only that one is named. Any other
+    // overlap is checkStructures()' to report.
+    regions.sort((a, b) => a.start - b.start || b.end - a.end);
+    const out: ImageRegion[] = [];
+    for (const r of regions) if (!out.length || r.start >= out[out.length - 1]!.end) out.push(r);
+    return out;
+  }
+
+  /** Every structure, unsorted, each checked to end inside the filesystem; `onEntry` sees every entry. */
+  private async regions(onEntry?: (e: SquashfsEntry) => void): Promise<ImageRegion[]> {
     const sb = this.superblock;
     const regions: ImageRegion[] = [{ start: 0, end: SUPERBLOCK_SIZE, what: 'superblock' }];
     if (this.optionsEnd > SUPERBLOCK_SIZE) regions.push({ start: SUPERBLOCK_SIZE, end: this.optionsEnd, what: 'compressor options' });
     for await (const e of this.entries()) {
+      onEntry?.(e);
       if (!e.file) continue;
       const length = e.file.blockSizes.reduce((n, stored) => n + decodeStoredSize(stored).length, 0);
       if (length) regions.push({ start: e.file.startBlock, end: e.file.startBlock + length, what: `data of /${e.path.toString('utf8')}` });
     }
     for (let i = 0; i < sb.fragmentCount; i++) {
       const f = decodeFragmentEntry(await this.lookupEntries('fragment table', sb.fragmentTableStart, sb.fragmentCount, FRAGMENT_ENTRY_SIZE, i, 1), 0);
-      regions.push({ start: f.start, end: f.start + decodeStoredSize(f.size).length, what: `fragment block ${i}` });
+      const length = decodeStoredSize(f.size).length;
+      if (length) regions.push({ start: f.start, end: f.start + length, what: `fragment block ${i}` });
     }
     const lookup = async (what: string, indexStart: number | undefined, count: number, entrySize: number, from?: number) => {
       if (indexStart === undefined || count === 0) return;
@@ -434,12 +459,10 @@ export class SquashfsReader implements ImageReader {
     const after = regions.filter((r) => r.start > sb.directoryTableStart && !r.what.startsWith('data of') && !r.what.startsWith('fragment block'));
     regions.push({ start: sb.inodeTableStart, end: sb.directoryTableStart, what: 'inode table' });
     regions.push({ start: sb.directoryTableStart, end: Math.min(sb.bytesUsed, ...after.map((r) => r.start)), what: 'directory table' });
+    // Every structure ends inside the filesystem (block lists and fragment entries are where an image could say otherwise).
+    for (const r of regions) if (r.end > sb.bytesUsed) throw this.error(r.what, r.start, `ends at ${hex(r.end)}, past the filesystem's ${sb.bytesUsed} bytes (bytes_used)`);
     if (this.fileSize > sb.bytesUsed) regions.push({ start: sb.bytesUsed, end: this.fileSize, what: 'padding' });
-    // Deduplicated files share their blocks with the first: only that one is named.
-    regions.sort((a, b) => a.start - b.start || b.end - a.end);
-    const out: ImageRegion[] = [];
-    for (const r of regions) if (!out.length || r.start >= out[out.length - 1]!.end) out.push(r);
-    return out;
+    return regions;
   }
 
   async checkStructures(): Promise<void> {
@@ -447,8 +470,15 @@ export class SquashfsReader implements ImageReader {
     for (let i = 0; i < sb.fragmentCount; i++) await this.fragmentBlock(i);
     // Every inode number from 1 to inode_count names one inode, found by walking the tree.
     const numbers = new Set<number>();
-    for await (const e of this.entries()) numbers.add(e.inodeNumber);
+    const regions = await this.regions((e) => numbers.add(e.inodeNumber));
     if (numbers.size !== sb.inodeCount) throw this.error('superblock', 4, `inode_count says ${sb.inodeCount}, the directories reach ${numbers.size} inodes`);
+    // Nothing overlaps, but files with the same data share its blocks.
+    regions.sort((a, b) => a.start - b.start || b.end - a.end);
+    let last: ImageRegion | undefined;
+    for (const r of regions) {
+      if (last && r.start < last.end && !(isData(r) && isData(last))) throw this.error(r.what, r.start, `overlaps ${last.what} (${hex(last.start)}..${hex(last.end)})`);
+      if (!last || r.end > last.end) last = r;
+    }
     if (sb.exportTableStart !== undefined) {
       for (let n = 1; n <= sb.inodeCount; n++) {
         const ref = unpackRef((await this.lookupEntries('export table', sb.exportTableStart, sb.inodeCount, 8, n - 1, 1)).readBigUInt64LE(0));
@@ -529,6 +559,8 @@ const FLAG_NAMES: readonly [number, string][] = [
 
 /** The first mainline kernel whose squashfs decompresses each compressor. */
 const KERNEL_MIN: Readonly<Record<string, string>> = { gzip: '2.6.29', lzo: '2.6.36', xz: '2.6.38', lz4: '3.19', zstd: '4.14' };
+
+const isData = (r: ImageRegion) => r.what.startsWith('data of /');
 
 const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');

@@ -15,6 +15,12 @@ export const XATTR_VALUE_HEADER_SIZE = 4;
 /** Set in a key's type when its value record holds a reference to the value. */
 export const XATTR_VALUE_OUT_OF_LINE = 0x100;
 export const XATTR_PREFIXES: readonly string[] = ['user.', 'trusted.', 'security.'];
+/** The longest value Linux keeps (XATTR_SIZE_MAX). */
+export const XATTR_VALUE_MAX = 65536;
+/** The most bytes of names, each with its NUL, that Linux lists for one inode (XATTR_LIST_MAX). */
+export const XATTR_NAMES_MAX = 65536;
+/** Attributes that fit those names: each at least "user.", one byte and the NUL. */
+export const XATTR_COUNT_MAX = Math.floor(XATTR_NAMES_MAX / 7);
 
 export function decodeXattrIdTableHeader(b: Buffer): { readonly kvStart: number; readonly count: number; readonly unused: number } {
   return { kvStart: Number(b.readBigUInt64LE(0)), count: b.readUInt32LE(8), unused: b.readUInt32LE(12) };
