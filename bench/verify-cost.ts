@@ -66,7 +66,7 @@ for (const preset of values.corpus!.split(',')) {
     const s = (x: number) => `${x.toFixed(2)} s`;
     const rss = (xs: Run[]) => (median(xs.map((r) => r.rssKiB)) / 1024).toFixed(0);
     console.log(
-      `| ${preset} | ${fs} | ${s(w(plain))} | ${s(w(verified))} | ${s(w(verified) - w(plain))} | ${s(w(verifyName))} | ${s(w(verifyImage))} | ${s(w(inspect))} | ${s(w(diff))} | ${s(w(reference))} (${fs.startsWith('erofs') ? 'fsck.erofs' : 'unsquashfs -lls'}) | ${rss(plain)} / ${rss(verified)} / ${rss(verifyName)} |`,
+      `| ${preset} | ${fs} | ${s(w(plain))} | ${s(w(verified))} | ${s(w(verified) - w(plain))} | ${s(w(verifyName))} | ${s(w(verifyImage))} | ${s(w(inspect))} | ${s(w(diff))} | ${s(w(reference))} (${fs.startsWith('erofs') ? 'fsck.erofs' : 'unsquashfs -d, extracting'}) | ${rss(plain)} / ${rss(verified)} / ${rss(verifyName)} |`,
     );
   }
 }

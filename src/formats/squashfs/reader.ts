@@ -467,7 +467,6 @@ export class SquashfsReader implements ImageReader {
 
   async checkStructures(): Promise<void> {
     const sb = this.superblock;
-    for (let i = 0; i < sb.fragmentCount; i++) await this.fragmentBlock(i);
     // Every inode number from 1 to inode_count names one inode, found by walking the tree.
     const numbers = new Set<number>();
     const regions = await this.regions((e) => numbers.add(e.inodeNumber));
@@ -479,6 +478,8 @@ export class SquashfsReader implements ImageReader {
       if (last && r.start < last.end && !(isData(r) && isData(last))) throw this.error(r.what, r.start, `overlaps ${last.what} (${hex(last.start)}..${hex(last.end)})`);
       if (!last || r.end > last.end) last = r;
     }
+    // Fragment blocks do not overlap (checked above), so decompressing each costs at most the file's size.
+    for (let i = 0; i < sb.fragmentCount; i++) await this.fragmentBlock(i);
     if (sb.exportTableStart !== undefined) {
       for (let n = 1; n <= sb.inodeCount; n++) {
         const ref = unpackRef((await this.lookupEntries('export table', sb.exportTableStart, sb.inodeCount, 8, n - 1, 1)).readBigUInt64LE(0));
