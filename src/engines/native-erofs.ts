@@ -3,7 +3,7 @@
  * turned into writer options, the line the build prints, and the summary shown with --verbose.
  */
 import type { BuildRequest } from './engine.js';
-import { threadsText } from './native.js';
+import { threadsText } from './threads.js';
 import { BuildError } from '../util/errors.js';
 import { EROFS_CLUSTER_SIZE } from '../formats/filesystems.js';
 import { erofsCompression, type ErofsCompression } from '../formats/erofs/compression.js';

@@ -2,13 +2,12 @@
  * The `native` engine: avocado's own writers, no external tools. squashfs is written by
  * src/formats/squashfs, EROFS by src/formats/erofs.
  */
-import { availableParallelism } from 'node:os';
 import type { CodecName } from '../compress/codec.js';
-import { INLINE_BELOW_BYTES } from '../compress/pool.js';
 import type { Compressor } from '../formats/filesystems.js';
 import { writeSquashfs } from '../formats/squashfs/writer.js';
 import { BuildError } from '../util/errors.js';
 import type { BuildRequest, Engine } from './engine.js';
+import { threadsText } from './threads.js';
 
 export class NativeEngine implements Engine {
   readonly name = 'native' as const;
@@ -38,11 +37,6 @@ export class NativeEngine implements Engine {
       `squashfs: ${summary.inodes} inodes, ${summary.fragments} fragment blocks, ${summary.duplicates} duplicate files, ${summary.sparseBlocks} sparse blocks, ${summary.size} bytes`,
     );
   }
-}
-
-/** How the writers will compress this tree: on the main thread when it is small (pool.ts). */
-export function threadsText(req: BuildRequest): string {
-  return req.tree.stats.fileBytes < INLINE_BELOW_BYTES ? 'on the main thread (a small tree)' : `${availableParallelism()} threads`;
 }
 
 function squashfsCodec(c: Compressor): CodecName {
