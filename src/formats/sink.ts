@@ -30,6 +30,18 @@ export class ImageSink {
     return at;
   }
 
+  /**
+   * Appends `data` and writes it before returning, so that the caller may reuse its buffer (a
+   * file copied through one buffer, not a fresh one per read); returns the position it starts at.
+   */
+  appendNow(data: Uint8Array): number {
+    this.flush();
+    const at = this.position;
+    writeAll(this.fd, data, at);
+    this.position += data.byteLength;
+    return at;
+  }
+
   writeAt(position: number, data: Uint8Array): void {
     this.flush();
     writeAll(this.fd, data, position);

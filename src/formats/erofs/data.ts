@@ -63,6 +63,8 @@ const ZERO_BLOCK = Buffer.alloc(BLOCK_SIZE);
 export class DataWriter {
   private readonly queue: OrderedQueue<CompressedBlock | undefined>;
   private bytesRead = 0;
+  /** The buffer flat files are copied through (see writeFlat). */
+  private copyBuffer?: Buffer;
   chunkedFiles = 0;
   compressedFiles = 0;
 
@@ -169,10 +171,13 @@ export class DataWriter {
     const storage = withSource(file, (src): FileStorage => {
       for (let at = 0; at < full * BLOCK_SIZE; at += READ_CHUNK) {
         this.o.signal?.throwIfAborted();
-        const chunk = src.readNew(at, Math.min(READ_CHUNK, full * BLOCK_SIZE - at));
+        // One buffer for the whole copy: fresh memory per read costs more than the copy itself.
+        this.copyBuffer ??= Buffer.allocUnsafeSlow(READ_CHUNK);
+        const chunk = this.copyBuffer.subarray(0, Math.min(READ_CHUNK, full * BLOCK_SIZE - at));
+        src.read(chunk, at);
         if (counted) this.read(chunk.length);
         if (chunksAllowed) for (let b = 0; b < chunk.length; b += BLOCK_SIZE) if (isZeroBlock(chunk, b)) zeroBlocks++;
-        this.sink.append(chunk);
+        this.sink.appendNow(chunk);
       }
       const tailBytes = tail ? src.readNew(full * BLOCK_SIZE, tail) : undefined;
       if (tailBytes && counted) this.read(tail);
