@@ -246,7 +246,8 @@ export async function* imageSide(entries: AsyncIterable<ImageEntry>, content: (e
     };
 }
 
-const KIND_TYPE: Record<Entry['kind'], ImageEntryType> = {
+/** A sysroot entry's kind as an image entry's type. */
+export const KIND_TYPE: Readonly<Record<Entry['kind'], ImageEntryType>> = {
   directory: 'dir',
   file: 'file',
   symlink: 'symlink',

@@ -12,7 +12,7 @@ import type { ImageDescription, ImageEntry, ImageReader } from '../formats/image
 import { displayPath, type EntryKind } from '../sysroot/entry.js';
 import { lintTree, parseReleaseFile, releaseFilePath, type LintNode } from '../sysroot/lint.js';
 import { sha256Handle } from '../util/hash.js';
-import { showPath } from './compare.js';
+import { KIND_TYPE, showPath } from './compare.js';
 
 export interface EntryCounts {
   total: number;
@@ -50,15 +50,8 @@ export interface Inspection {
   readonly systemd: readonly string[];
 }
 
-const TYPE_KIND: Record<ImageEntry['type'], EntryKind> = {
-  dir: 'directory',
-  file: 'file',
-  symlink: 'symlink',
-  'char-device': 'char-device',
-  'block-device': 'block-device',
-  fifo: 'fifo',
-  socket: 'socket',
-};
+/** The inverse of KIND_TYPE: an image entry's type as a sysroot entry's kind, for the release-file checks. */
+const TYPE_KIND = Object.fromEntries(Object.entries(KIND_TYPE).map(([kind, type]) => [type, kind])) as Record<ImageEntry['type'], EntryKind>;
 
 interface ImageNode extends LintNode {
   readonly entry: ImageEntry;
