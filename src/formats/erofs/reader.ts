@@ -17,6 +17,7 @@ import { inflateRawSync } from 'node:zlib';
 import { blockDecompressor, type BlockDecompressor } from '../../compress/decompress.js';
 import { decodeRdev } from '../entry-limits.js';
 import { ImageFormatError } from '../errors.js';
+import { readFully, showImagePath } from '../file-read.js';
 import type { ImageDescription, ImageEntry, ImageEntryType, ImageReader, ImageRegion, ImageXattr } from '../image-reader.js';
 import { decodeChunkEntry, decodeChunkFormat } from './chunk-map.js';
 import {
@@ -852,20 +853,9 @@ export class ErofsReader implements ImageReader {
   }
 }
 
-async function readFully(fh: FileHandle, b: Buffer, position: number): Promise<void> {
-  for (let done = 0; done < b.length; ) {
-    const { bytesRead } = await fh.read(b, done, b.length - done, position + done);
-    if (bytesRead === 0) throw new Error(`end of file at ${position + done}`);
-    done += bytesRead;
-  }
-}
-
 const SLASH = Buffer.from('/');
 
-/** A path for messages: '/' for the root, JSON-quoted (the bytes as UTF-8, invalid ones replaced). */
-function show(path: Buffer): string {
-  return JSON.stringify(`/${path.toString('utf8')}`);
-}
+const show = showImagePath;
 
 /** Whether the inode has data of its own (devices, fifos and sockets do not, whatever their layout says). */
 function hasData(inode: Inode): boolean {

@@ -10,6 +10,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { blockDecompressor, type BlockDecompressor, type DecompressorName } from '../../compress/decompress.js';
 import { decodeRdev } from '../entry-limits.js';
 import { ImageFormatError } from '../errors.js';
+import { readFully, showImagePath } from '../file-read.js';
 import type { ImageDescription, ImageEntry, ImageReader, ImageRegion, ImageXattr } from '../image-reader.js';
 import { blockCount, decodeStoredSize } from './data.js';
 import { decodeDirectoryEntry, decodeDirectoryHeader, DIRECTORY_ENTRY_SIZE, DIRECTORY_HEADER_SIZE } from './directory.js';
@@ -143,12 +144,9 @@ export class SquashfsReader implements ImageReader {
     if (position < 0 || length < 0 || position + length > high || position + length > this.fileSize)
       throw this.error(structure, position, `${length} bytes here would end at ${hex(position + length)}, past ${hex(Math.min(high, this.fileSize))}`);
     const b = Buffer.alloc(length);
-    let done = 0;
-    while (done < length) {
-      const { bytesRead } = await this.fh.read(b, done, length - done, position + done);
-      if (bytesRead === 0) throw this.error(structure, position, 'the file ended while reading');
-      done += bytesRead;
-    }
+    await readFully(this.fh, b, position).catch((e: unknown) => {
+      throw this.error(structure, position, 'the file ended while reading', e);
+    });
     return b;
   }
 
@@ -567,10 +565,7 @@ const DOT = Buffer.from('.');
 const DOTDOT = Buffer.from('..');
 const SLASH = Buffer.from('/');
 
-/** A path for messages: '/' for the root, JSON-quoted (the bytes as UTF-8, invalid ones replaced). */
-function show(path: Buffer): string {
-  return JSON.stringify(`/${path.toString('utf8')}`);
-}
+const show = showImagePath;
 
 /**
  * A table of metadata blocks (the inode and directory tables, the lookup tables' blocks): reads
