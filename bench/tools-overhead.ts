@@ -23,7 +23,7 @@ const { values } = parseArgs({
 });
 const runs = Number(values.runs);
 const base = process.env.AVOCADO_BENCH_DIR ?? '/var/tmp/avocado-bench';
-const cli = fileURLToPath(new URL('../src/cli/main.js', import.meta.url));
+const cli = fileURLToPath(new URL('../src/cli/bin.js', import.meta.url));
 const volume = join(base, 'volume');
 const NIL = '00000000-0000-0000-0000-000000000000';
 

@@ -27,6 +27,19 @@ export interface BlockJobModule {
   createJob(spec: CodecSpec): Promise<BlockJob>;
 }
 
+/**
+ * A job module, named twice: by URL for the workers, and by a literal import for the main thread,
+ * so that the bundled command (scripts/bundle.ts) runs its own copy rather than loading the
+ * module's files a second time.
+ */
+export interface JobModuleRef {
+  readonly url: URL;
+  load(): Promise<BlockJobModule>;
+}
+
+/** The block codec's job. */
+export const BLOCK_JOB: JobModuleRef = { url: new URL('./block-job.js', import.meta.url), load: () => import('./block-job.js') };
+
 /** Below this many bytes of file data, writers compress on the main thread (0 workers). */
 export const INLINE_BELOW_BYTES = 1 << 20;
 
@@ -68,11 +81,11 @@ export class CompressionPool {
 
   /**
    * Starts `threads` workers (0: none, the job runs here) and waits until each has its job
-   * ready. `jobUrl` names the job module (default: the block codec).
+   * ready. `jobModule` names the job (default: the block codec).
    */
-  static async start(spec: CodecSpec, threads = availableParallelism(), jobUrl = new URL('./block-job.js', import.meta.url)): Promise<CompressionPool> {
+  static async start(spec: CodecSpec, threads = availableParallelism(), jobModule: JobModuleRef = BLOCK_JOB): Promise<CompressionPool> {
     if (threads === 0) {
-      const job = await ((await import(jobUrl.href)) as BlockJobModule).createJob(spec).catch((e: Error) => {
+      const job = await (await jobModule.load()).createJob(spec).catch((e: Error) => {
         throw new Error(`cannot start the ${spec.name} compressor: ${e.message}`, { cause: e });
       });
       return new CompressionPool([], 0, job);
@@ -80,7 +93,7 @@ export class CompressionPool {
     const slots: Slot[] = [];
     const ready: Promise<void>[] = [];
     for (let i = 0; i < threads; i++) {
-      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { spec, job: jobUrl.href } });
+      const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: { spec, job: jobModule.url.href } });
       slots.push({ worker, busy: new Map() });
       ready.push(
         new Promise<void>((resolve, reject) => {

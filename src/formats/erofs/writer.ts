@@ -18,7 +18,7 @@
  */
 import { truncateSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { CompressionPool, INLINE_BELOW_BYTES } from '../../compress/pool.js';
+import { CompressionPool, INLINE_BELOW_BYTES, type JobModuleRef } from '../../compress/pool.js';
 import { preOrder, type DirectoryEntry, type Entry, type HardLinkGroup, type SysrootTree } from '../../sysroot/entry.js';
 import { BuildError } from '../../util/errors.js';
 import { ImageSink } from '../sink.js';
@@ -77,6 +77,7 @@ interface InodePlan {
 }
 
 const NIL_UUID = new Uint8Array(16);
+const CLUSTER_JOB: JobModuleRef = { url: new URL('./cluster-job.js', import.meta.url), load: () => import('./cluster-job.js') };
 
 export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsOptions): Promise<ErofsSummary> {
   if (!Number.isInteger(opts.time) || opts.time < 0) throw new BuildError(`invalid time ${opts.time}`);
@@ -91,7 +92,7 @@ export async function writeErofs(tree: SysrootTree, output: string, opts: ErofsO
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
     opts.signal?.throwIfAborted();
-    if (compression) pool = await CompressionPool.start(compression.codec, threads, new URL('./cluster-job.js', import.meta.url));
+    if (compression) pool = await CompressionPool.start(compression.codec, threads, CLUSTER_JOB);
     opts.signal?.throwIfAborted();
 
     // 2. Data.
