@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { FILESYSTEMS } from '../src/formats/filesystems.js';
 import { OPTION_VALUES } from '../src/cli/program.js';
@@ -150,7 +150,9 @@ describe('avocado __complete (called by the scripts)', () => {
     const traceDir = mkdtempSync(join(tmpdir(), 'avocado-completion-trace-'));
     try {
       const trace = join(traceDir, 'modules.txt');
-      const r = spawnSync(process.execPath, ['--import', MODULE_TRACE, CLI, '__complete', 'extensions'], {
+      // main.js, not the bundle bin.js runs: the trace sees modules only as files (the bundle
+      // evaluates the same modules as lazily, but in one file).
+      const r = spawnSync(process.execPath, ['--import', MODULE_TRACE, join(dirname(CLI), 'main.js'), '__complete', 'extensions'], {
         cwd: p.dir,
         env: { ...process.env, AVOCADO_TRACE_MODULES: trace },
         encoding: 'utf8',
