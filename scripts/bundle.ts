@@ -19,7 +19,7 @@ import { build, type Plugin } from 'esbuild';
 
 const DIST_SRC = fileURLToPath(new URL('../src/', import.meta.url));
 const ENTRY = join(DIST_SRC, 'cli/main.js');
-export const BUNDLE = join(DIST_SRC, 'cli/avocado.js');
+const BUNDLE = join(DIST_SRC, 'cli/avocado.js');
 
 /** Rewrites `import.meta.url` in each of our modules to that module's own URL. */
 const ownImportMetaUrl: Plugin = {
