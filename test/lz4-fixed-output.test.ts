@@ -6,11 +6,10 @@
  * than the greedy one overall.
  */
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { createRequire } from 'node:module';
 import { describe, it } from 'node:test';
-import { lastLiteralsFitting, lastLiteralsSize, sequenceSize, writeLastLiterals, writeSequence } from '../src/compress/lz4/block.js';
-import { DEFAULT_ATTEMPTS, Lz4FixedOutputEncoder } from '../src/compress/lz4/fixed-output.js';
-import { Lz4OptimalEncoder } from '../src/compress/lz4/optimal.js';
+import { DEFAULT_ATTEMPTS, Lz4FixedOutputEncoder, Lz4OptimalEncoder } from '../src/compress/lz4/fixed-output.js';
 import type { FixedOutputCompressor } from '../src/compress/fixed-output.js';
 import { ClusterPacker, packWithSecondPass, unpackClusters } from '../src/formats/erofs/clusters.js';
 import { clusterOptions, LZ4_ATTEMPTS, LZ4_SECOND_PASS } from '../src/formats/erofs/compression.js';
@@ -48,35 +47,6 @@ function roundTrip(data: Buffer, capacity: number, encoder: FixedOutputCompresso
   return { blocks: sizes.length, sizes };
 }
 
-describe('LZ4 block format', () => {
-  it('writes tokens, length extensions, offsets and final literals as the format defines', () => {
-    const src = Buffer.from('abcdefghijklmnopqrstuvwxyz');
-    const dst = new Uint8Array(64);
-    // 3 literals, offset 2, match of 4: token 0x30, "abc", 02 00.
-    assert.deepEqual([...dst.subarray(0, writeSequence(dst, 0, src, 0, 3, 2, 4))], [0x30, 0x61, 0x62, 0x63, 0x02, 0x00]);
-    // 15 literals: token F, then 0 extra; match 4 + 15 = 19: low nibble F, then 0 extra.
-    const n = writeSequence(dst, 0, src, 0, 15, 1, 19);
-    assert.deepEqual([...dst.subarray(0, n)], [0xff, 0x00, ...src.subarray(0, 15), 0x01, 0x00, 0x00]);
-    assert.equal(n, sequenceSize(15, 19));
-    // 270 literals: 15 + 255 → F, FF, 00.
-    assert.equal(lastLiteralsSize(270), 1 + 2 + 270);
-    assert.equal(lastLiteralsSize(14), 15);
-    const big = Buffer.alloc(300, 0x41);
-    const out = new Uint8Array(400);
-    const m = writeLastLiterals(out, 0, big, 0, 270);
-    assert.deepEqual([...out.subarray(0, 3)], [0xf0, 0xff, 0x00]);
-    assert.equal(m, 273);
-  });
-
-  it('fits the most literals a room holds', () => {
-    for (let room = 1; room < 1200; room++) {
-      const n = lastLiteralsFitting(room);
-      assert.ok(lastLiteralsSize(n) <= room);
-      assert.ok(lastLiteralsSize(n + 1) > room);
-    }
-  });
-});
-
 describe('LZ4 fixed-output encoder', () => {
   const inputs: [string, Buffer][] = [
     ['random', pseudoRandom(50_000, 11)],
@@ -108,10 +78,18 @@ describe('LZ4 fixed-output encoder', () => {
 
   it('fills a block with incompressible data up to the literal overhead', () => {
     const data = pseudoRandom(10_000, 4);
-    const r = new Lz4FixedOutputEncoder().compress(data, 0, data.length, new Uint8Array(4096), 4096);
-    // 4096 = token + 16 length bytes (15 + 255 × 15 + …) + literals.
-    assert.equal(r.written, 4096);
-    assert.equal(r.consumed, lastLiteralsFitting(4096));
+    const encoder = new Lz4FixedOutputEncoder();
+    const dst = new Uint8Array(4096);
+    // A literals-only block: a token, then 15 + 255 + 255 … as length bytes, then the literals.
+    const blockSize = (n: number) => 1 + (n < 15 ? 0 : 1 + Math.floor((n - 15) / 255)) + n;
+    for (let room = 1; room <= 4096; room += room < 600 ? 1 : 97) {
+      let most = 0;
+      while (blockSize(most + 1) <= room) most++;
+      const r = encoder.compress(data, 0, data.length, dst, room);
+      assert.equal(r.consumed, most, `room ${room}`);
+      assert.equal(r.written, blockSize(most));
+      assert.ok(decodeLz4Block(dst.subarray(0, r.written), most).equals(data.subarray(0, most)));
+    }
   });
 
   it('packs long runs near the format limit and never matches before the block start', () => {
@@ -212,6 +190,33 @@ describe('LZ4 optimal-parse encoder', () => {
       assert.ok(Buffer.from(da.subarray(0, ra.written)).equals(Buffer.from(db.subarray(0, rb.written))));
     }
   });
+});
+
+describe('LZ4 encoders: golden bytes', () => {
+  // The blocks of a fixed input, hashed. They were first those of the TypeScript encoder the
+  // WebAssembly one replaced (the same bytes, checked on the corpora): a change here changes
+  // every erofs-lz4 image, so it must be deliberate.
+  const data = Buffer.concat([text(150_000, 31), Buffer.alloc(40_000), pseudoRandom(20_000, 32), Buffer.alloc(3000, 0xaa), text(30_000, 33)]);
+  const cases: [string, () => FixedOutputCompressor, number, string][] = [
+    ['greedy', () => new Lz4FixedOutputEncoder(), 4096, '7b446b32b4f9b25553e770c34366d6cf6819332a7e97f048acb6c84dfdd4c974'],
+    ['greedy', () => new Lz4FixedOutputEncoder(), 65536, 'd913ece8bee896691098041070c22d64ac618de3f8f3402f4d9a835a32f5eaae'],
+    ['optimal', () => new Lz4OptimalEncoder(), 4096, '8ce0b9c243bd22b2efe01f7781641836a6d6af590b49f5e1532cb68e114d896b'],
+    ['optimal', () => new Lz4OptimalEncoder(), 16384, 'ebc66a521b8448931e9f66f8809755bd851add94019adab320e35d762b964412'],
+  ];
+  for (const [name, make, capacity, expected] of cases) {
+    it(`gives the pinned blocks: ${name} parse, ${capacity}-byte blocks`, () => {
+      const encoder = make();
+      const hash = createHash('sha256');
+      const dst = new Uint8Array(capacity);
+      for (let pos = 0; pos < data.length; ) {
+        const r = encoder.compress(data, pos, data.length, dst, capacity);
+        hash.update(`${r.consumed} `);
+        hash.update(dst.subarray(0, r.written));
+        pos += r.consumed;
+      }
+      assert.equal(hash.digest('hex'), expected);
+    });
+  }
 });
 
 describe('erofs-lz4 second pass', () => {

@@ -47,7 +47,8 @@ export class ClusterPacker {
 
   /** Clusters `input` and returns the serialized result. */
   pack(input: Uint8Array): Buffer {
-    const { maxExtent } = this.opts;
+    const { maxExtent, pclusterSize } = this.opts;
+    this.compressor.load?.(input, pclusterSize);
     const clusters: Cluster[] = [];
     const payload: Uint8Array[] = [];
     let payloadBytes = 0;
