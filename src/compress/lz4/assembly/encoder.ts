@@ -140,12 +140,14 @@ let consumedBytes = 0;
   store<i32>(array + (<usize>i << 2), value);
 }
 
-@inline function byteAt(i: i32): i32 {
-  return <i32>load<u8>(src + <usize>i);
+// Reads of the input at `s`, the address of `src` that each hot function keeps in a local: V8
+// loads a global from memory at every use.
+@inline function byteIn(s: usize, i: i32): i32 {
+  return <i32>load<u8>(s + <usize>i);
 }
 
-@inline function wordAt(i: i32): u32 {
-  return load<u32>(src + <usize>i);
+@inline function wordIn(s: usize, i: i32): u32 {
+  return load<u32>(s + <usize>i);
 }
 
 @inline function chainAt(p: i32): i32 {
@@ -235,12 +237,13 @@ function startBlock(start: i32): void {
  * before `ip` first.
  */
 function find(ip: i32, low: i32, limit: i32): i32 {
+  const s = src;
   insertUpTo(ip);
   const lowLimit = max(min(low, ip), ip - MAX_DISTANCE);
   const maxLength = limit - ip;
   if (maxLength < MIN_MATCH) return 0;
 
-  let first = wordAt(ip);
+  let first = wordIn(s, ip);
   let best = MIN_MATCH - 1;
   // From a run: the run itself one byte back; recent runs as long, which may go on past it;
   // then older matches of the run's last byte (`at`), preceded by a run as long.
@@ -249,7 +252,7 @@ function find(ip: i32, low: i32, limit: i32): i32 {
   if (isRun(first)) {
     ourRun(ip, lowLimit, limit, first);
     const end = runTo;
-    if (ip > lowLimit && byteAt(ip - 1) == byteAt(ip)) {
+    if (ip > lowLimit && byteIn(s, ip - 1) == byteIn(s, ip)) {
       best = end - ip;
       offset = 1;
     }
@@ -263,7 +266,7 @@ function find(ip: i32, low: i32, limit: i32): i32 {
       }
     }
     if (best < end - ip) {
-      const start = longRun(byteAt(ip), end - ip, lowLimit);
+      const start = longRun(byteIn(s, ip), end - ip, lowLimit);
       if (start >= 0) {
         const len = min(end - ip, foundLength);
         if (len > best) {
@@ -275,12 +278,12 @@ function find(ip: i32, low: i32, limit: i32): i32 {
     if (end + 1 > limit || best == maxLength) return best >= MIN_MATCH ? best : 0;
     at = end - 3;
     run = at - ip;
-    first = wordAt(at);
+    first = wordIn(s, at);
   }
   let cand = i32At(HEAD, hash(first)) - base;
   for (let n = attempts; n > 0 && cand >= lowLimit + run; n--) {
     // The byte that would make it longer than the best so far, then the first four.
-    if (cand < ip && byteAt(cand - run + best) == byteAt(ip + best) && wordAt(cand) == first && runLengthAt(cand) > run) {
+    if (cand < ip && byteIn(s, cand - run + best) == byteIn(s, ip + best) && wordIn(s, cand) == first && runLengthAt(cand) > run) {
       const len = run + MIN_MATCH + extend(cand + MIN_MATCH, at + MIN_MATCH, limit);
       if (len > best) {
         best = len;
@@ -301,10 +304,11 @@ function find(ip: i32, low: i32, limit: i32): i32 {
  * length (0 if none), start in `matchStart`, offset in `offset`.
  */
 function findWider(ip: i32, minStart: i32, low: i32, limit: i32, longest: i32): i32 {
+  const s = src;
   insertUpTo(ip);
   const lowLimit = max(low, ip - MAX_DISTANCE);
   if (limit - ip < MIN_MATCH) return 0;
-  let first = wordAt(ip);
+  let first = wordIn(s, ip);
   let best = longest;
   let found = 0;
   // In a run: the run itself, then matches from its last byte (`at`), whose run before it
@@ -316,7 +320,7 @@ function findWider(ip: i32, minStart: i32, low: i32, limit: i32, longest: i32): 
     const end = runTo;
     const start = max(max(runFrom, low), minStart + 1);
     // Repeating the byte before it (within the block), our run from its second byte on.
-    const self = start > low && byteAt(start - 1) == byteAt(ip) ? start : start + 1;
+    const self = start > low && byteIn(s, start - 1) == byteIn(s, ip) ? start : start + 1;
     if (self > low && self <= ip && end - self > best) {
       best = found = end - self;
       offset = 1;
@@ -333,13 +337,13 @@ function findWider(ip: i32, minStart: i32, low: i32, limit: i32, longest: i32): 
       if (startAligned != endAligned && startAligned + MIN_MATCH <= runEnd && wider(startAligned, ip, minStart, low, limit, best)) best = found = foundLength;
     }
     if (start == ip) {
-      const long = longRun(byteAt(ip), end - ip, lowLimit);
+      const long = longRun(byteIn(s, ip), end - ip, lowLimit);
       if (long >= 0 && long + MIN_MATCH <= ip && wider(long, ip, minStart, low, limit, best)) best = found = foundLength;
     }
     if (end + 1 > limit) return found;
     at = end - 3;
     ownRun = at + 1 - start;
-    first = wordAt(at);
+    first = wordIn(s, at);
   }
   const maxForward = limit - at;
   // The offset is taken from `at`, which may lie past `ip`.
@@ -347,12 +351,12 @@ function findWider(ip: i32, minStart: i32, low: i32, limit: i32, longest: i32): 
   let cand = i32At(HEAD, hash(first)) - base;
   for (let n = attempts; n > 0 && cand >= chainLow; n--) {
     // Preceded by a run at least as long as ours from `ip`: the match contains `ip`.
-    if (cand < ip && wordAt(cand) == first && runLengthAt(cand) > at - ip) {
+    if (cand < ip && wordIn(s, cand) == first && runLengthAt(cand) > at - ip) {
       let back = min(min(runLengthAt(cand), ownRun), cand - low + 1) - 1;
       back += extendBack(cand - back, at - back, min(at - minStart, cand - low) - back);
       // To be longer than `best`, the match must reach the byte at (its start + best).
       const need = best - back;
-      if (need < maxForward && (need < MIN_MATCH || byteAt(cand + need) == byteAt(at + need))) {
+      if (need < maxForward && (need < MIN_MATCH || byteIn(s, cand + need) == byteIn(s, at + need))) {
         const forward = MIN_MATCH + extend(cand + MIN_MATCH, at + MIN_MATCH, limit);
         if (back + forward > best) {
           best = back + forward;
@@ -375,6 +379,7 @@ function findWider(ip: i32, minStart: i32, low: i32, limit: i32, longest: i32): 
  * offset in `matchStart` and `offset`.
  */
 function wider(c: i32, ip: i32, minStart: i32, low: i32, limit: i32, best: i32): bool {
+  const s = src;
   const back = extendBack(c, ip, min(ip - minStart, c - low));
   const length = back + extend(c, ip, limit);
   if (length <= best) return false;
@@ -389,10 +394,11 @@ function wider(c: i32, ip: i32, minStart: i32, low: i32, limit: i32, best: i32):
  * found once however long, into RUN_STARTS and RUN_ENDS; returns how many.
  */
 function earlierRuns(ip: i32, low: i32, word: u32): i32 {
+  const s = src;
   let count = 0;
   let cand = i32At(HEAD, hash(word)) - base;
   while (count < RUN_SEARCH && cand >= low) {
-    if (wordAt(cand) == word) {
+    if (wordIn(s, cand) == word) {
       // The latest position of a run comes first: its run ends 4 bytes later, unless that run is
       // ours (reaches `ip`).
       const start = max(low, cand + 1 - runLengthAt(cand));
@@ -432,27 +438,29 @@ function longRun(byte: i32, length: i32, low: i32): i32 {
  * next positions of a run reuse them.
  */
 function ourRun(ip: i32, low: i32, limit: i32, word: u32): void {
-  const from = ip > blockStart && byteAt(ip - 1) == byteAt(ip) ? ip - runLengthAt(ip - 1) : ip;
+  const s = src;
+  const from = ip > blockStart && byteIn(s, ip - 1) == byteIn(s, ip) ? ip - runLengthAt(ip - 1) : ip;
   if (from == runFrom && limit == runLimit && (runCount == 0 || i32At(RUN_STARTS, runCount - 1) >= low)) return;
   runFrom = from;
   runLimit = limit;
-  const byte = byteAt(ip);
+  const byte = byteIn(s, ip);
   let end = ip;
-  while (end < limit && byteAt(end) == byte) end++;
+  while (end < limit && byteIn(s, end) == byte) end++;
   runTo = end;
   runCount = earlierRuns(ip, low, word);
 }
 
 /** How many bytes from `a` and `b` (a < b) are equal, stopping at `limit` for `b`. */
-function extend(a: i32, b: i32, limit: i32): i32 {
+@inline function extend(a: i32, b: i32, limit: i32): i32 {
+  const s = src;
   const from = b;
   while (b + 8 <= limit) {
-    const diff = load<u64>(src + <usize>a) ^ load<u64>(src + <usize>b);
+    const diff = load<u64>(s + <usize>a) ^ load<u64>(s + <usize>b);
     if (diff != 0) return b - from + <i32>(ctz<u64>(diff) >> 3);
     a += 8;
     b += 8;
   }
-  while (b < limit && byteAt(a) == byteAt(b)) {
+  while (b < limit && byteIn(s, a) == byteIn(s, b)) {
     a++;
     b++;
   }
@@ -463,27 +471,29 @@ function extend(a: i32, b: i32, limit: i32): i32 {
  * How many bytes before `a` and `b` (a < b) are equal, at most `most` (none if it is negative).
  * Matches are extended backwards over the whole match before them: 8 bytes at a time.
  */
-function extendBack(a: i32, b: i32, most: i32): i32 {
+@inline function extendBack(a: i32, b: i32, most: i32): i32 {
+  const s = src;
   let n = 0;
   while (n + 8 <= most) {
-    const diff = load<u64>(src + <usize>(a - n - 8)) ^ load<u64>(src + <usize>(b - n - 8));
+    const diff = load<u64>(s + <usize>(a - n - 8)) ^ load<u64>(s + <usize>(b - n - 8));
     // The byte nearest to `a` is the most significant.
     if (diff != 0) return n + <i32>(clz<u64>(diff) >> 3);
     n += 8;
   }
-  while (n < most && byteAt(a - n - 1) == byteAt(b - n - 1)) n++;
+  while (n < most && byteIn(s, a - n - 1) == byteIn(s, b - n - 1)) n++;
   return n;
 }
 
-function insertUpTo(ip: i32): void {
+@inline function insertUpTo(ip: i32): void {
+  const s = src;
   let p = nextToInsert;
   let length = p > blockStart ? runLengthAt(p - 1) : 0;
   for (; p < ip; p++) {
-    length = length != 0 && byteAt(p) == byteAt(p - 1) ? length + 1 : 1;
+    length = length != 0 && byteIn(s, p) == byteIn(s, p - 1) ? length + 1 : 1;
     setI32(RUN_LENGTH, p & WINDOW_MASK, length);
     // Where runs reach 4, 8, 16 … bytes (shorter ones are no match).
-    if (length >= 4 && (length & (length - 1)) == 0 && length <= MAX_DISTANCE) setI32(LONG_RUNS, byteAt(p) * RUN_BUCKETS + 31 - clz<i32>(length), base + p + 1 - length);
-    const h = hash(wordAt(p));
+    if (length >= 4 && (length & (length - 1)) == 0 && length <= MAX_DISTANCE) setI32(LONG_RUNS, byteIn(s, p) * RUN_BUCKETS + 31 - clz<i32>(length), base + p + 1 - length);
+    const h = hash(wordIn(s, p));
     const d = base + p - i32At(HEAD, h);
     store<u16>(CHAIN + (<usize>(p & WINDOW_MASK) << 1), d > 0 && d <= MAX_DISTANCE ? d : 0);
     setI32(HEAD, h, base + p);
