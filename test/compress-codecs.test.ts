@@ -137,6 +137,31 @@ describe('ordered queue', () => {
     assert.ok(maxOutstanding < 3);
   });
 
+  it('bounds the weight outstanding, and the number of results whatever their weights', async () => {
+    // Pieces of 100 "bytes" against a limit of 250: at most two wait; weightless writes in turn
+    // pass freely, up to 5 results in all.
+    const q = new OrderedQueue<number>(250, 5);
+    const delivered: number[] = [];
+    const never = new Promise<number>(() => undefined);
+    await q.add(never, () => undefined, 100);
+    await q.add(Promise.resolve(1), (v) => delivered.push(v), 0);
+    await q.add(Promise.resolve(2), (v) => delivered.push(v), 0);
+    await q.add(Promise.resolve(3), () => undefined, 100);
+    assert.equal(q.size, 4);
+    let fifth = false;
+    void q.add(Promise.resolve(4), () => undefined, 0).then(() => (fifth = true));
+    await new Promise((resolve) => setImmediate(resolve));
+    // Weight 200 < 250, but 5 results: the fifth add waits for the head, which never comes.
+    assert.equal(fifth, false);
+    assert.deepEqual(delivered, []);
+    const r = new OrderedQueue<number>(250, 100);
+    await r.add(Promise.resolve(1), () => undefined, 100);
+    await r.add(Promise.resolve(2), () => undefined, 100);
+    assert.equal(r.size, 2);
+    await r.add(Promise.resolve(3), () => undefined, 100);
+    assert.equal(r.size, 2, 'the third piece (weight 300 >= 250) waits for the oldest');
+  });
+
   it('reports a failure when its turn comes, without an unhandled rejection for later ones', async () => {
     const q = new OrderedQueue<number>(10);
     await q.add(Promise.resolve(1), () => undefined);

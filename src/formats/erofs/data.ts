@@ -9,8 +9,10 @@
  *    twice, clusters.ts). A file stays compressed only if that saves at least a block over its
  *    size, with its indexes counted as mkfs.erofs counts them; otherwise the image is rewound to
  *    where the file began and the file is written flat.
- * Memory holds at most `inFlight` pieces, whatever the file sizes; what a compressed file keeps
- * besides them is its map, encoded as its clusters arrive (2 bytes per 4 KiB, what the image holds).
+ * Memory holds at most `inFlight` full pieces' worth of bytes, whatever the file sizes (pieces
+ * are weighed by their size, so that a big piece at the head of the order does not leave the
+ * workers idle behind it while small files queue up); what a compressed file keeps besides them
+ * is its map, encoded as its clusters arrive (2 bytes per 4 KiB, what the image holds).
  */
 import { OrderedQueue } from '../../compress/ordered.js';
 import type { CompressedBlock, CompressionPool } from '../../compress/pool.js';
@@ -69,7 +71,9 @@ export class DataWriter {
   compressedFiles = 0;
 
   constructor(private readonly o: DataWriterOptions) {
-    this.queue = new OrderedQueue(o.inFlight);
+    // Files written in turn (flat ones, read when their turn comes) weigh nothing; at most 64
+    // results per piece of the limit wait in all.
+    this.queue = new OrderedQueue(o.inFlight * PIECE, o.inFlight * 64);
   }
 
   private get sink(): ImageSink {
@@ -101,7 +105,7 @@ export class DataWriter {
 
   /** Runs `write` once everything queued before it is written. */
   private inTurn(write: () => void): Promise<void> {
-    return this.queue.add(Promise.resolve(undefined), write);
+    return this.queue.add(Promise.resolve(undefined), write, 0);
   }
 
   private read(n: number): void {
@@ -136,7 +140,7 @@ export class DataWriter {
         signal?.throwIfAborted();
         const piece = source.readNew(at, Math.min(PIECE, file.size - at));
         this.read(piece.length);
-        await this.queue.add(pool!.compress(piece), deliver);
+        await this.queue.add(pool!.compress(piece), deliver, piece.length);
       }
       source.checkNotLonger();
     } finally {
