@@ -9,7 +9,7 @@
  *    twice, clusters.ts). A file stays compressed only if that saves at least a block over its
  *    size, with its indexes counted as mkfs.erofs counts them; otherwise the image is rewound to
  *    where the file began and the file is written flat.
- * Memory holds at most `inFlight` full pieces' worth of bytes, whatever the file sizes (pieces
+ * Memory holds at most `inFlight` / 4 full pieces' worth of bytes, whatever the file sizes (pieces
  * are weighed by their size, so that a big piece at the head of the order does not leave the
  * workers idle behind it while small files queue up); what a compressed file keeps besides them
  * is its map, encoded as its clusters arrive (2 bytes per 4 KiB, what the image holds).
@@ -71,9 +71,10 @@ export class DataWriter {
   compressedFiles = 0;
 
   constructor(private readonly o: DataWriterOptions) {
+    // A quarter of `inFlight` full pieces is enough to keep the workers busy behind a big one.
     // Files written in turn (flat ones, read when their turn comes) weigh nothing; at most 64
-    // results per piece of the limit wait in all.
-    this.queue = new OrderedQueue(o.inFlight * PIECE, o.inFlight * 64);
+    // results per piece of `inFlight` wait in all.
+    this.queue = new OrderedQueue((o.inFlight * PIECE) / 4, o.inFlight * 64);
   }
 
   private get sink(): ImageSink {
