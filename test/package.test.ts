@@ -54,11 +54,11 @@ describe('npm package', () => {
     assert.match(license, /Copyright 2026 The avocado authors/);
   });
 
-  it('ships the CLI, the JSON Schema, the man page and the licence, and no tests', { skip: hasTool('npm') ? undefined : 'needs npm' }, () => {
+  it('ships the CLI (with the LZ4 encoder\'s WebAssembly), the JSON Schema, the man page and the licence, and no tests', { skip: hasTool('npm') ? undefined : 'needs npm' }, () => {
     const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: REPO, encoding: 'utf8' });
     assert.equal(r.status, 0, r.stderr);
     const files = (JSON.parse(r.stdout) as { files: { path: string }[] }[])[0]!.files.map((f) => f.path);
-    for (const f of ['LICENSE', 'README.md', 'package.json', 'schema/avocado.schema.json', 'man/avocado.1', pkg.bin!.avocado!, 'dist/src/compress/worker.js', 'scripts/optimise-xz.cjs'])
+    for (const f of ['LICENSE', 'README.md', 'package.json', 'schema/avocado.schema.json', 'man/avocado.1', pkg.bin!.avocado!, 'dist/src/compress/worker.js', 'dist/src/compress/lz4/encoder.wasm', 'scripts/optimise-xz.cjs'])
       assert.ok(files.includes(f), `${f} is shipped`);
     // An array: npm 11 skipped a string `man` when linking man pages on `npm install -g .`.
     assert.deepEqual(pkg.man, ['./man/avocado.1']);
