@@ -7,7 +7,7 @@
  * `{{ ... }}` template (interpolated before validation). Unknown keys stay allowed, as the CLI
  * accepts them (it warns about keys the Avocado CLI does not know, which JSON Schema cannot).
  */
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { ENGINE_NAMES } from '../src/engines/engine.js';
 import { EROFS_CLUSTER_SIZE, FILESYSTEMS } from '../src/formats/filesystems.js';
 import { KNOWN_EXTENSION_KEYS, KNOWN_TOP_LEVEL_KEYS } from '../src/config/known-keys.js';
@@ -32,7 +32,10 @@ for (let n = EROFS_CLUSTER_SIZE.default; n <= EROFS_CLUSTER_SIZE.max; n *= 2) cl
 const filesystemList = FILESYSTEMS.map((f) => `${f.value}: ${f.description}`).join('; ');
 
 /** What the zod schemas check in code, as JSON Schema, keyed by the zod node that checks it. */
-const REFINED = new Map<z.ZodType, JsonSchema>([
+/** The schema inside an optional one. */
+const inner = (schema: z.ZodMiniOptional): z.ZodMiniType => schema.def.innerType as z.ZodMiniType;
+
+const REFINED = new Map<z.ZodMiniType, JsonSchema>([
   [
     extensionSchema.shape.version,
     {
@@ -41,16 +44,16 @@ const REFINED = new Map<z.ZodType, JsonSchema>([
     },
   ],
   [
-    extensionSchema.shape.filesystem.unwrap(),
+    inner(extensionSchema.shape.filesystem),
     { description: `image filesystem (default: rootfs.filesystem, else squashfs) — ${filesystemList}`, ...orTemplate({ enum: FILESYSTEMS.map((f) => f.value) }) },
   ],
   [
-    extensionSchema.shape.erofs_cluster_size.unwrap(),
+    inner(extensionSchema.shape.erofs_cluster_size),
     { description: 'compressed EROFS only: physical cluster size in bytes (default 4096; larger: smaller images, needs Linux 5.13)', enum: clusterSizes },
   ],
-  [projectSchema.shape.engine.unwrap(), { description: `what writes the image (default native; --engine and AVOCADO_ENGINE win)`, ...orTemplate({ enum: [...ENGINE_NAMES] }) }],
+  [inner(projectSchema.shape.engine), { description: `what writes the image (default native; --engine and AVOCADO_ENGINE win)`, ...orTemplate({ enum: [...ENGINE_NAMES] }) }],
   [
-    projectSchema.shape.source_date_epoch.unwrap(),
+    inner(projectSchema.shape.source_date_epoch),
     {
       description: 'every time stored in the image, in seconds since 1970 (default 0)',
       anyOf: [{ type: 'integer', minimum: 0, maximum: 2 ** 32 - 1 }, { type: 'string', pattern: '^\\s*\\d+\\s*$' }, TEMPLATE],
@@ -81,13 +84,13 @@ const PROJECT_DOCS: Record<string, string> = {
 };
 const OTHER_CLI_KEY = 'a key of the Avocado CLI, accepted and not used by avocado ext image / ext build';
 
-function toJson(schema: z.ZodType, docs: Record<string, string>, otherKeys: Iterable<string>): JsonSchema {
+function toJson(schema: z.ZodMiniType, docs: Record<string, string>, otherKeys: Iterable<string>): JsonSchema {
   const json = z.toJSONSchema(schema, {
     target: 'draft-07',
     io: 'input',
     unrepresentable: 'any',
     override: ({ zodSchema, jsonSchema }) => {
-      const refined = REFINED.get(zodSchema as unknown as z.ZodType);
+      const refined = REFINED.get(zodSchema as unknown as z.ZodMiniType);
       if (!refined) return;
       for (const key of Object.keys(jsonSchema)) delete (jsonSchema as JsonSchema)[key];
       Object.assign(jsonSchema, refined);

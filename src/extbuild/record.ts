@@ -15,7 +15,8 @@
  * nanosecond times are decimal strings (they exceed 2^53).
  */
 import { readFile, writeFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../config/zod.js';
 import { AtomicFile } from '../util/atomic.js';
 import { bytesOf, type DiskEntry, type PathKey } from './disk.js';
 import { pathKey } from '../sysroot/entry.js';
@@ -43,7 +44,8 @@ export interface BuildRecord {
   readonly paths: ReadonlyMap<PathKey, WrittenPath>;
 }
 
-const decimal = z.string().regex(/^\d+$/).transform((s) => BigInt(s));
+const decimal = z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform((s: string) => BigInt(s)));
+const count = z.int().check(z.nonnegative());
 const fileSchema = z.object({
   schemaVersion: z.literal(RECORD_SCHEMA_VERSION),
   extension: z.string(),
@@ -52,15 +54,15 @@ const fileSchema = z.object({
   paths: z.array(
     z
       .object({
-        path: z.string().optional(),
-        pathBase64: z.string().optional(),
+        path: z.optional(z.string()),
+        pathBase64: z.optional(z.string()),
         kind: z.enum(['directory', 'file', 'symlink']),
         ino: decimal,
-        size: z.number().int().nonnegative().optional(),
-        mtimeNs: decimal.optional(),
-        from: z.object({ size: z.number().int().nonnegative(), mtimeNs: decimal }).optional(),
+        size: z.optional(count),
+        mtimeNs: z.optional(decimal),
+        from: z.optional(z.object({ size: count, mtimeNs: decimal })),
       })
-      .refine((p) => (p.path === undefined) !== (p.pathBase64 === undefined), 'needs one of path, pathBase64'),
+      .check(z.refine((p) => (p.path === undefined) !== (p.pathBase64 === undefined), 'needs one of path, pathBase64')),
   ),
 });
 
@@ -100,13 +102,18 @@ export async function readBuildRecord(file: string): Promise<BuildRecord | undef
     if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new UnreadableRecordError(`cannot read ${file}: ${(e as Error).message}`);
   }
-  let doc: z.infer<typeof fileSchema>;
+  let json: unknown;
   try {
-    doc = fileSchema.parse(JSON.parse(text));
+    json = JSON.parse(text);
   } catch (e) {
-    const what = e instanceof z.ZodError ? (e.issues[0] ? `${e.issues[0].path.join('.')}: ${e.issues[0].message}` : 'invalid') : (e as Error).message;
-    throw new UnreadableRecordError(`${file} is not a build record of this version (${what})`);
+    throw new UnreadableRecordError(`${file} is not a build record of this version (${(e as Error).message})`);
   }
+  const parsed = fileSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new UnreadableRecordError(`${file} is not a build record of this version (${issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid'})`);
+  }
+  const doc = parsed.data;
   const paths = new Map<PathKey, WrittenPath>();
   for (const p of doc.paths) {
     const key = p.path !== undefined ? pathKey(Buffer.from(p.path, 'utf8')) : pathKey(Buffer.from(p.pathBase64!, 'base64'));
