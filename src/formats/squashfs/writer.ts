@@ -68,26 +68,29 @@ const ROOT_ID = 0;
 export async function writeSquashfs(tree: SysrootTree, output: string, opts: SquashfsOptions): Promise<SquashfsSummary> {
   if (!Number.isInteger(opts.time) || opts.time < 0 || opts.time > 0xffffffff)
     throw new BuildError(`squashfs stores times as unsigned 32-bit seconds; ${opts.time} does not fit`, 'choose a source_date_epoch between 0 and 4294967295');
-  const plan = planInodes(tree.root);
-  checkEntries(plan);
   const spec: CodecSpec = { name: opts.compressor, blockSize: BLOCK_SIZE, level: opts.level };
-  const codec = await loadCodec(spec);
-  const compressMetadata: BlockCompressor = (b) => codec.compress(b);
-  const compression = squashfsCompression(spec);
   // A small tree is compressed on the main thread: workers would take longer to start than to help.
   const threads = opts.threads ?? (tree.stats.fileBytes < INLINE_BELOW_BYTES ? 0 : availableParallelism());
-
-  const sink = new ImageSink(output, SUPERBLOCK_SIZE);
-  const pool = await CompressionPool.start(spec, threads);
-  const onAbort = () => void pool.close(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted'));
+  // The workers take some 80 ms to start: they do while the plan and the search for duplicates run.
+  const starting = CompressionPool.start(spec, threads);
+  starting.catch(() => undefined);
+  let sink: ImageSink | undefined;
+  const onAbort = () => void starting.then((p) => p.close(opts.signal!.reason instanceof Error ? opts.signal!.reason : new Error('aborted')), () => undefined);
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    const plan = planInodes(tree.root);
+    checkEntries(plan);
+    const codec = await loadCodec(spec);
+    const compressMetadata: BlockCompressor = (b) => codec.compress(b);
+    const compression = squashfsCompression(spec);
+    const files = plan.order.map((r) => r.entry).filter((e): e is FileEntry => e.kind === 'file');
+    const duplicates = findDuplicates(files, opts.signal);
+    const pool = await starting;
     opts.signal?.throwIfAborted();
+    sink = new ImageSink(output, SUPERBLOCK_SIZE);
     if (compression.options) sink.append(compression.options);
 
     // 1. Data.
-    const files = plan.order.map((r) => r.entry).filter((e): e is FileEntry => e.kind === 'file');
-    const duplicates = findDuplicates(files, opts.signal);
     // Progress counts every file's bytes once, as the walk does: a duplicate's are counted when skipped.
     const total = [...new Map(files.map((f) => [dataKey(f), f.size])).values()].reduce((n, size) => n + size, 0);
     const data = new DataWriter({
@@ -158,8 +161,8 @@ export async function writeSquashfs(tree: SysrootTree, output: string, opts: Squ
     };
   } finally {
     opts.signal?.removeEventListener('abort', onAbort);
-    await pool.close();
-    sink.close();
+    await starting.then((p) => p.close(), () => undefined);
+    sink?.close();
   }
 }
 
